@@ -1,0 +1,89 @@
+//! The append-only audit log: what happened, to whom, from where. Never a raw token.
+
+use time::OffsetDateTime;
+
+use crate::session::SessionId;
+use crate::users::UserId;
+
+/// Kinds of audit events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// Correct credentials; a session was created.
+    LoginSucceeded,
+    /// Wrong credentials (the user may not exist).
+    LoginFailed,
+    /// A refresh token was exchanged (details say whether by grace).
+    TokenRefreshed,
+    /// A rotated refresh token was presented again; the session was revoked.
+    TokenReuseAttack,
+    /// A session was revoked (logout, user or admin action).
+    SessionRevoked,
+    /// All sessions of a user were revoked.
+    LogoutAll,
+    /// One access token was revoked by jti.
+    AccessTokenRevoked,
+    /// Cleanup ran (details carry the counts).
+    Cleanup,
+}
+
+impl AuditKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [AuditKind; 8] = [
+        AuditKind::LoginSucceeded,
+        AuditKind::LoginFailed,
+        AuditKind::TokenRefreshed,
+        AuditKind::TokenReuseAttack,
+        AuditKind::SessionRevoked,
+        AuditKind::LogoutAll,
+        AuditKind::AccessTokenRevoked,
+        AuditKind::Cleanup,
+    ];
+
+    /// The stored name, e.g. `TOKEN_REUSE_ATTACK`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::LoginSucceeded => "LOGIN_SUCCEEDED",
+            AuditKind::LoginFailed => "LOGIN_FAILED",
+            AuditKind::TokenRefreshed => "TOKEN_REFRESHED",
+            AuditKind::TokenReuseAttack => "TOKEN_REUSE_ATTACK",
+            AuditKind::SessionRevoked => "SESSION_REVOKED",
+            AuditKind::LogoutAll => "LOGOUT_ALL",
+            AuditKind::AccessTokenRevoked => "ACCESS_TOKEN_REVOKED",
+            AuditKind::Cleanup => "CLEANUP",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One audit event to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// What happened.
+    pub kind: AuditKind,
+    /// The user concerned, when known.
+    pub user_id: Option<UserId>,
+    /// The session concerned, when known.
+    pub session_id: Option<SessionId>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Structured details (classification, counts); never a token.
+    pub details: serde_json::Value,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Row id, increasing.
+    pub id: i64,
+    /// The event.
+    pub event: AuditEvent,
+}

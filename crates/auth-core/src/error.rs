@@ -1,0 +1,145 @@
+//! The error type every operation of the library returns.
+
+use std::error::Error as StdError;
+
+/// Result with the library's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// The token is longer than the configured maximum (8 KiB by default).
+    #[error("token too large")]
+    TooLarge,
+    /// The token is not three base64url parts with JSON header and claims.
+    #[error("malformed token")]
+    Malformed,
+    /// The header names an algorithm other than the one pinned to its key, or `none`.
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// The header has no `kid` or one the keyring does not hold.
+    #[error("unknown key id")]
+    UnknownKey,
+    /// The header carries a key or key reference (`jwk`, `jku`, `x5u`, `x5c`) or `crit`.
+    #[error("forbidden header parameter")]
+    ForbiddenHeader,
+    /// The header `typ` is not `at+jwt` (for example a refresh or ID token).
+    #[error("wrong token type")]
+    WrongType,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// A required claim is missing or has the wrong JSON type.
+    #[error("missing or mistyped claim `{0}`")]
+    InvalidClaim(&'static str),
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future.
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `exp - iat` exceeds the configured maximum lifetime.
+    #[error("token lifetime too long")]
+    LifetimeTooLong,
+    /// `iss` is not the configured issuer.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` does not contain the configured audience.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// The token's `jti` was revoked.
+    #[error("token revoked")]
+    Revoked,
+    /// The token's session was revoked (logout, reuse attack, admin action).
+    #[error("session revoked")]
+    SessionRevoked,
+    /// The user is deactivated or unknown.
+    #[error("user inactive")]
+    UserInactive,
+    /// The token was issued before the user's `tokens_valid_after` (logout-all, password change).
+    #[error("token issued before the user's tokens_valid_after")]
+    IssuedBeforeValidAfter,
+    /// Allowlist mode: the token is not registered or was disabled.
+    #[error("token not registered or disabled")]
+    NotAllowed,
+}
+
+/// Why a refresh token was refused. Every refresh failure is classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshRejection {
+    /// Not of the `rt_` + 43 base64url characters form.
+    #[error("malformed refresh token")]
+    Malformed,
+    /// No stored token has this hash.
+    #[error("unknown refresh token")]
+    Unknown,
+    /// The token or its session passed its absolute expiry.
+    #[error("refresh token expired")]
+    Expired,
+    /// The session was idle for longer than the idle timeout.
+    #[error("session idle timeout")]
+    IdleExpired,
+    /// The session was revoked (logout, logout-all, admin, earlier theft signal).
+    #[error("session revoked")]
+    Revoked,
+    /// A rotated token was presented again outside the grace rules: theft signal.
+    /// The whole session has been revoked.
+    #[error("refresh token reuse detected; session revoked")]
+    Reused,
+    /// The user is deactivated or gone.
+    #[error("user inactive")]
+    UserInactive,
+}
+
+/// Errors of the library. A service maps these to HTTP codes; none carries a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An access token was refused (HTTP 401).
+    #[error("invalid access token: {0}")]
+    InvalidToken(#[from] TokenRejection),
+    /// A refresh token was refused (HTTP 400 `invalid_grant`).
+    #[error("invalid refresh token: {0}")]
+    InvalidGrant(#[from] RefreshRejection),
+    /// Wrong email or password, or a disabled account. Never says which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// An input failed validation before anything was written.
+    #[error("invalid input `{field}`: {reason}")]
+    InvalidInput {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The email is already registered.
+    #[error("email already registered")]
+    EmailTaken,
+    /// The session, user or token named does not exist (or is not the caller's).
+    #[error("not found")]
+    NotFound,
+    /// A key was refused at load, or signing failed.
+    #[error("key error: {0}")]
+    Key(#[from] crate::keys::KeyError),
+    /// Password hashing failed.
+    #[error("password hashing failed: {0}")]
+    PasswordHash(#[source] password_hash::Error),
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+    /// The storage backend failed; the source is the backend's own error.
+    #[error("storage error")]
+    Storage(#[source] Box<dyn StdError + Send + Sync + 'static>),
+}
+
+impl Error {
+    /// Wraps a backend error, keeping it as the source.
+    pub fn storage(err: impl StdError + Send + Sync + 'static) -> Self {
+        Error::Storage(Box::new(err))
+    }
+}

@@ -1,0 +1,467 @@
+//! The keyring: named keys, each pinned to one algorithm; one signs, all verify.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Once;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde::{Deserialize, Serialize};
+
+/// Algorithms a key can be pinned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    /// HMAC-SHA256; secret of at least 32 bytes.
+    HS256,
+    /// HMAC-SHA384; secret of at least 48 bytes.
+    HS384,
+    /// HMAC-SHA512; secret of at least 64 bytes.
+    HS512,
+    /// Ed25519.
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256; modulus of at least 2048 bits.
+    RS256,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::HS256 => "HS256",
+            SigningAlgorithm::HS384 => "HS384",
+            SigningAlgorithm::HS512 => "HS512",
+            SigningAlgorithm::EdDSA => "EdDSA",
+            SigningAlgorithm::ES256 => "ES256",
+            SigningAlgorithm::RS256 => "RS256",
+        }
+    }
+
+    /// The jsonwebtoken algorithm.
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlgorithm::HS256 => Algorithm::HS256,
+            SigningAlgorithm::HS384 => Algorithm::HS384,
+            SigningAlgorithm::HS512 => Algorithm::HS512,
+            SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+            SigningAlgorithm::ES256 => Algorithm::ES256,
+            SigningAlgorithm::RS256 => Algorithm::RS256,
+        }
+    }
+
+    fn min_hmac_secret(self) -> Option<usize> {
+        match self {
+            SigningAlgorithm::HS256 => Some(32),
+            SigningAlgorithm::HS384 => Some(48),
+            SigningAlgorithm::HS512 => Some(64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a key was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The HMAC secret is shorter than the algorithm's hash.
+    #[error("HMAC secret for {alg} must be at least {min} bytes, got {len}")]
+    WeakHmacSecret {
+        /// Algorithm.
+        alg: SigningAlgorithm,
+        /// Minimum length.
+        min: usize,
+        /// Given length.
+        len: usize,
+    },
+    /// The RSA modulus is under 2048 bits.
+    #[error("RSA key must be at least 2048 bits, got {bits}")]
+    WeakRsaKey {
+        /// Given modulus size.
+        bits: usize,
+    },
+    /// The material does not parse as a key of the pinned algorithm.
+    #[error("key `{kid}` is not a valid {alg} key")]
+    InvalidKey {
+        /// Key id.
+        kid: String,
+        /// Algorithm.
+        alg: SigningAlgorithm,
+    },
+    /// A trial signature did not verify with the key's own public part.
+    #[error("key `{kid}` failed its trial sign/verify")]
+    TrialFailed {
+        /// Key id.
+        kid: String,
+    },
+    /// Empty or duplicate kid, or an active kid that is not a signing key.
+    #[error("keyring: {0}")]
+    Keyring(String),
+    /// Signing a token failed.
+    #[error("signing failed")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+    /// A key file could not be read.
+    #[error("key file: {0}")]
+    File(String),
+}
+
+/// Key material as stored in a key file.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMaterial {
+    /// An HMAC secret, base64 (standard alphabet).
+    HmacSecretB64(String),
+    /// A private key, PKCS#8 DER in base64 (EdDSA, ES256, RS256).
+    Pkcs8DerB64(String),
+    /// A private key in PEM (PKCS#8; PKCS#1 accepted for RSA).
+    PrivatePem(String),
+    /// A public key in PEM: verifies only, never signs.
+    PublicPem(String),
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyMaterial::PublicPem(p) => f.debug_tuple("PublicPem").field(p).finish(),
+            _ => f.write_str("KeyMaterial(***)"),
+        }
+    }
+}
+
+impl KeyMaterial {
+    /// Generates new material for `alg` from the OS random source.
+    pub fn generate(alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
+        let failed = || KeyError::InvalidKey { kid: String::new(), alg };
+        Ok(match alg {
+            SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512 => {
+                let mut secret = vec![0u8; alg.min_hmac_secret().unwrap_or(64)];
+                getrandom::fill(&mut secret).map_err(|_| failed())?;
+                KeyMaterial::HmacSecretB64(STANDARD.encode(secret))
+            }
+            SigningAlgorithm::EdDSA => {
+                let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| failed())?;
+                KeyMaterial::Pkcs8DerB64(STANDARD.encode(doc.as_ref()))
+            }
+            SigningAlgorithm::ES256 => {
+                let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| failed())?;
+                KeyMaterial::Pkcs8DerB64(STANDARD.encode(doc.as_ref()))
+            }
+            SigningAlgorithm::RS256 => {
+                use aws_lc_rs::encoding::AsDer;
+                let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| failed())?;
+                let der = pair.as_der().map_err(|_| failed())?;
+                KeyMaterial::Pkcs8DerB64(STANDARD.encode(der.as_ref()))
+            }
+        })
+    }
+}
+
+/// One entry of a key file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySpec {
+    /// Key id, sent in every token header.
+    pub kid: String,
+    /// The one algorithm this key is used with.
+    pub alg: SigningAlgorithm,
+    /// The material.
+    #[serde(flatten)]
+    pub material: KeyMaterial,
+}
+
+/// A key file: the keys and which one signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringSpec {
+    /// Kid of the signing key.
+    pub active: String,
+    /// All keys; every one verifies.
+    pub keys: Vec<KeySpec>,
+}
+
+impl KeyringSpec {
+    /// A spec with one freshly generated key.
+    pub fn generate(kid: &str, alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        Ok(Self {
+            active: kid.to_owned(),
+            keys: vec![KeySpec { kid: kid.to_owned(), alg, material: KeyMaterial::generate(alg)? }],
+        })
+    }
+}
+
+/// A loaded key.
+pub(crate) struct Key {
+    pub(crate) kid: String,
+    pub(crate) alg: SigningAlgorithm,
+    pub(crate) encoding: Option<EncodingKey>,
+    pub(crate) decoding: DecodingKey,
+    jwk: Option<serde_json::Value>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("signs", &self.encoding.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Another provider already installed by the application is fine too: it is
+        // only the absence of one that would panic.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    });
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn pem_der(pem_text: &str, kid: &str, alg: SigningAlgorithm) -> Result<Vec<u8>, KeyError> {
+    let invalid = || KeyError::InvalidKey { kid: kid.to_owned(), alg };
+    let body: String = pem_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    STANDARD.decode(body).map_err(|_| invalid())
+}
+
+impl Key {
+    fn load(spec: &KeySpec) -> Result<Self, KeyError> {
+        install_crypto_provider();
+        let kid = spec.kid.clone();
+        let alg = spec.alg;
+        let invalid = || KeyError::InvalidKey { kid: kid.clone(), alg };
+        if kid.is_empty() || kid.len() > 128 {
+            return Err(KeyError::Keyring("kid must be 1 to 128 characters".into()));
+        }
+        let key = match (&spec.material, alg.min_hmac_secret()) {
+            (KeyMaterial::HmacSecretB64(b64), Some(min)) => {
+                let secret = STANDARD.decode(b64).map_err(|_| invalid())?;
+                if secret.len() < min {
+                    return Err(KeyError::WeakHmacSecret { alg, min, len: secret.len() });
+                }
+                Key {
+                    kid: kid.clone(),
+                    alg,
+                    encoding: Some(EncodingKey::from_secret(&secret)),
+                    decoding: DecodingKey::from_secret(&secret),
+                    jwk: None,
+                }
+            }
+            (KeyMaterial::Pkcs8DerB64(_) | KeyMaterial::PrivatePem(_), None) => {
+                let der = match &spec.material {
+                    KeyMaterial::Pkcs8DerB64(b64) => STANDARD.decode(b64).map_err(|_| invalid())?,
+                    KeyMaterial::PrivatePem(pem) => pem_der(pem, &kid, alg)?,
+                    _ => unreachable!("matched above"),
+                };
+                Self::from_private_der(&kid, alg, &der).ok_or_else(invalid)??
+            }
+            (KeyMaterial::PublicPem(pem), None) => {
+                let bytes = pem.as_bytes();
+                let decoding = match alg {
+                    SigningAlgorithm::EdDSA => DecodingKey::from_ed_pem(bytes),
+                    SigningAlgorithm::ES256 => DecodingKey::from_ec_pem(bytes),
+                    SigningAlgorithm::RS256 => DecodingKey::from_rsa_pem(bytes),
+                    _ => return Err(invalid()),
+                }
+                .map_err(|_| invalid())?;
+                let der = decoding.try_get_as_bytes().map_err(|_| invalid())?;
+                let jwk = match alg {
+                    SigningAlgorithm::EdDSA if der.len() == 32 => {
+                        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(der)})
+                    }
+                    SigningAlgorithm::ES256 if der.len() == 65 && der[0] == 4 => {
+                        serde_json::json!({"kty": "EC", "crv": "P-256",
+                            "x": b64url(&der[1..33]), "y": b64url(&der[33..])})
+                    }
+                    SigningAlgorithm::RS256 => {
+                        let public =
+                            aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| invalid())?;
+                        let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&public);
+                        let bits = modulus_bits(&c.n);
+                        if bits < 2048 {
+                            return Err(KeyError::WeakRsaKey { bits });
+                        }
+                        serde_json::json!({"kty": "RSA", "n": b64url(&c.n), "e": b64url(&c.e)})
+                    }
+                    _ => return Err(invalid()),
+                };
+                Key { kid: kid.clone(), alg, encoding: None, decoding, jwk: Some(jwk) }
+            }
+            _ => return Err(invalid()),
+        };
+        key.trial()?;
+        Ok(key)
+    }
+
+    /// Parses a private key and derives its public half. `None` if it does not parse.
+    fn from_private_der(
+        kid: &str,
+        alg: SigningAlgorithm,
+        der: &[u8],
+    ) -> Option<Result<Self, KeyError>> {
+        let (encoding, decoding, jwk) = match alg {
+            SigningAlgorithm::EdDSA => {
+                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?;
+                let x = pair.public_key().as_ref();
+                (
+                    EncodingKey::from_ed_der(der),
+                    DecodingKey::from_ed_der(x),
+                    serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(x)}),
+                )
+            }
+            SigningAlgorithm::ES256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).ok()?;
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 {
+                    return None;
+                }
+                (
+                    EncodingKey::from_ec_der(der),
+                    DecodingKey::from_ec_der(point),
+                    serde_json::json!({"kty": "EC", "crv": "P-256",
+                        "x": b64url(&point[1..33]), "y": b64url(&point[33..])}),
+                )
+            }
+            SigningAlgorithm::RS256 => {
+                let pair = RsaKeyPair::from_pkcs8(der).or_else(|_| RsaKeyPair::from_der(der)).ok()?;
+                let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                let bits = modulus_bits(&c.n);
+                if bits < 2048 {
+                    return Some(Err(KeyError::WeakRsaKey { bits }));
+                }
+                (
+                    EncodingKey::from_rsa_der(der),
+                    DecodingKey::from_rsa_raw_components(&c.n, &c.e),
+                    serde_json::json!({"kty": "RSA", "n": b64url(&c.n), "e": b64url(&c.e)}),
+                )
+            }
+            _ => return None,
+        };
+        Some(Ok(Key {
+            kid: kid.to_owned(),
+            alg,
+            encoding: Some(encoding),
+            decoding,
+            jwk: Some(jwk),
+        }))
+    }
+
+    /// Signs and verifies a fixed message, so a broken key fails at load, not at login.
+    fn trial(&self) -> Result<(), KeyError> {
+        let Some(encoding) = &self.encoding else { return Ok(()) };
+        let failed = || KeyError::TrialFailed { kid: self.kid.clone() };
+        let message = b"auth-tokens trial signature";
+        let sig = jsonwebtoken::crypto::sign(message, encoding, self.alg.jwt()).map_err(|_| failed())?;
+        match jsonwebtoken::crypto::verify(&sig, message, &self.decoding, self.alg.jwt()) {
+            Ok(true) => Ok(()),
+            _ => Err(failed()),
+        }
+    }
+}
+
+fn modulus_bits(n: &[u8]) -> usize {
+    let n = match n.iter().position(|b| *b != 0) {
+        Some(i) => &n[i..],
+        None => return 0,
+    };
+    n.len() * 8 - n[0].leading_zeros() as usize
+}
+
+/// The loaded keys: one signs, every one verifies (key rotation).
+pub struct Keyring {
+    keys: Vec<Key>,
+    by_kid: HashMap<String, usize>,
+    active: usize,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active", &self.keys[self.active].kid)
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// Loads every key of the spec, refusing weak or broken keys.
+    pub fn from_spec(spec: &KeyringSpec) -> Result<Self, KeyError> {
+        let mut keys = Vec::with_capacity(spec.keys.len());
+        let mut by_kid = HashMap::new();
+        for key_spec in &spec.keys {
+            let key = Key::load(key_spec)?;
+            if by_kid.insert(key.kid.clone(), keys.len()).is_some() {
+                return Err(KeyError::Keyring(format!("duplicate kid `{}`", key.kid)));
+            }
+            keys.push(key);
+        }
+        let active = *by_kid
+            .get(&spec.active)
+            .ok_or_else(|| KeyError::Keyring(format!("active kid `{}` is not listed", spec.active)))?;
+        if keys[active].encoding.is_none() {
+            return Err(KeyError::Keyring(format!("active kid `{}` has no private key", spec.active)));
+        }
+        Ok(Self { keys, by_kid, active })
+    }
+
+    /// Reads a JSON key file (see [`KeyringSpec`]).
+    pub fn from_json(json: &str) -> Result<Self, KeyError> {
+        let spec: KeyringSpec =
+            serde_json::from_str(json).map_err(|e| KeyError::File(e.to_string()))?;
+        Self::from_spec(&spec)
+    }
+
+    /// A keyring of one freshly generated key (tests, development).
+    pub fn generate(kid: &str, alg: SigningAlgorithm) -> Result<Self, KeyError> {
+        Self::from_spec(&KeyringSpec::generate(kid, alg)?)
+    }
+
+    pub(crate) fn signing_key(&self) -> &Key {
+        &self.keys[self.active]
+    }
+
+    pub(crate) fn key(&self, kid: &str) -> Option<&Key> {
+        self.by_kid.get(kid).map(|i| &self.keys[*i])
+    }
+
+    /// Kid of the signing key.
+    pub fn active_kid(&self) -> &str {
+        &self.keys[self.active].kid
+    }
+
+    /// The public keys as a JWKS document (`{"keys": [...]}`); HMAC keys are never listed.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let mut jwk = k.jwk.clone()?;
+                let obj = jwk.as_object_mut()?;
+                obj.insert("kid".into(), k.kid.clone().into());
+                obj.insert("alg".into(), k.alg.as_str().into());
+                obj.insert("use".into(), "sig".into());
+                Some(jwk)
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}

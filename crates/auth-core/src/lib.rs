@@ -1,0 +1,35 @@
+//! JWT access tokens, rotating refresh tokens and sessions over a pluggable store.
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod audit;
+mod claims;
+mod cleanup;
+mod clock;
+mod error;
+mod keys;
+mod password;
+mod refresh;
+mod revocation;
+mod service;
+mod session;
+mod store;
+mod users;
+
+pub use audit::{AuditEvent, AuditKind, AuditRecord};
+pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
+pub use cleanup::{CleanupPolicy, CleanupReport};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, RefreshRejection, Result, TokenRejection};
+pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
+pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
+pub use refresh::{RefreshToken, TokenHash, TokenId};
+pub use revocation::{AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem};
+pub use service::{ClientInfo, RevocationMode, TokenPair, TokenService, TokenServiceBuilder, TokenServiceConfig};
+pub use session::{
+    GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId, SessionInfo,
+};
+pub use store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory};
+pub use users::{NewUser, UserId, UserRecord, UserState, normalize_email};
+
+/// Re-exported so backends and services name the same versions.
+pub use time;

@@ -1,0 +1,180 @@
+//! Sessions (rotation families) and the refresh-token rows that make them up.
+
+use std::fmt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::refresh::{TokenHash, TokenId};
+use crate::users::UserId;
+
+/// Identifier of a session: one login on one device, the family of its refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub Uuid);
+
+impl SessionId {
+    /// A new random session id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for SessionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for SessionId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// A refresh token row to insert: the first of a session, or a rotation successor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// Row id, chosen by the library.
+    pub id: TokenId,
+    /// SHA-256 of the token text.
+    pub hash: TokenHash,
+    /// Owner.
+    pub user_id: UserId,
+    /// The session (rotation family).
+    pub session_id: SessionId,
+    /// 0 for the login token, predecessor's + 1 after each rotation.
+    pub generation: i32,
+    /// When this token was issued; also the session's last use.
+    pub issued_at: OffsetDateTime,
+    /// When this token stops being accepted.
+    pub expires_at: OffsetDateTime,
+    /// When the session started (login).
+    pub session_created_at: OffsetDateTime,
+    /// The session's absolute expiry.
+    pub session_expires_at: OffsetDateTime,
+    /// Client user agent at login, truncated to 512 characters.
+    pub user_agent: Option<String>,
+    /// Client IP at login.
+    pub ip: Option<String>,
+}
+
+/// A stored refresh token row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// The row as inserted.
+    pub token: NewRefreshToken,
+    /// When it was exchanged for a successor.
+    pub rotated_at: Option<OffsetDateTime>,
+    /// The successor's row id (moved forward by a grace re-exchange).
+    pub replaced_by: Option<TokenId>,
+    /// When its session was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why (see [`RevokeReason`]).
+    pub revoke_reason: Option<String>,
+    /// How many grace re-exchanges this token has had.
+    pub reuse_count: i32,
+}
+
+impl RefreshTokenRecord {
+    /// Neither rotated nor revoked.
+    pub fn is_live(&self) -> bool {
+        self.rotated_at.is_none() && self.revoked_at.is_none()
+    }
+}
+
+/// One active session as shown to its user or an admin.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Login time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last refresh (or login).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    /// Absolute expiry.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// User agent at login.
+    pub user_agent: Option<String>,
+    /// IP at login.
+    pub ip: Option<String>,
+}
+
+impl From<&RefreshTokenRecord> for SessionInfo {
+    fn from(r: &RefreshTokenRecord) -> Self {
+        let t = &r.token;
+        SessionInfo {
+            id: t.session_id,
+            user_id: t.user_id,
+            created_at: t.session_created_at,
+            last_used_at: t.issued_at,
+            expires_at: t.session_expires_at,
+            user_agent: t.user_agent.clone(),
+            ip: t.ip.clone(),
+        }
+    }
+}
+
+/// An atomic rotation: retire `current`, insert `successor`, in one transaction or statement.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The live token being exchanged; must still be live or nothing is written.
+    pub current: TokenId,
+    /// The new live token of the session.
+    pub successor: NewRefreshToken,
+    /// Time of the rotation.
+    pub at: OffsetDateTime,
+    /// For a grace re-exchange: the predecessor that was presented again. Its
+    /// `replaced_by` moves to the successor and its `reuse_count` goes up by one,
+    /// only while `reuse_count < max_reuse`; otherwise nothing is written.
+    pub grace: Option<GraceReexchange>,
+}
+
+/// The predecessor part of a grace re-exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct GraceReexchange {
+    /// The predecessor presented again.
+    pub predecessor: TokenId,
+    /// Bound on its `reuse_count`.
+    pub max_reuse: i32,
+}
+
+/// Why a session was revoked; stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokeReason {
+    /// The user logged out.
+    Logout,
+    /// The user logged out everywhere (or changed password).
+    LogoutAll,
+    /// A rotated token was presented again.
+    ReuseDetected,
+    /// The user or an admin revoked this one session.
+    Revoked,
+    /// The user was deactivated.
+    UserDisabled,
+}
+
+impl RevokeReason {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "logout",
+            RevokeReason::LogoutAll => "logout_all",
+            RevokeReason::ReuseDetected => "reuse_detected",
+            RevokeReason::Revoked => "revoked",
+            RevokeReason::UserDisabled => "user_disabled",
+        }
+    }
+}

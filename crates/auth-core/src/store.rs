@@ -1,0 +1,184 @@
+//! The storage contract every backend implements. The conformance suite holds
+//! every backend to the same behaviour.
+//!
+//! All times are UTC with microsecond precision; backends must round-trip them exactly.
+
+use std::future::Future;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::error::Result;
+use crate::refresh::{TokenHash, TokenId};
+use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
+use crate::users::{NewUser, UserId, UserRecord};
+
+/// Users: lookup, creation, credentials and state.
+pub trait UserDirectory: Send + Sync {
+    /// Creates a user; [`Error::EmailTaken`](crate::Error::EmailTaken) if the email exists.
+    fn create_user(&self, user: &NewUser) -> impl Future<Output = Result<UserId>> + Send;
+
+    /// Finds a user by normalised email.
+    fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+
+    /// Finds a user by id.
+    fn find_user(&self, id: UserId) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+
+    /// Replaces the stored password hash (rehash on login, password change).
+    fn set_password_hash(
+        &self,
+        id: UserId,
+        phc: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records a successful login.
+    fn record_login(&self, id: UserId, at: OffsetDateTime)
+    -> impl Future<Output = Result<()>> + Send;
+
+    /// Activates or deactivates a user and appends a user revocation event so caches
+    /// drop the user's state. `Ok(false)` if the user does not exist.
+    fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// Sessions and their refresh tokens. Each session has at most one live token.
+pub trait RefreshTokenStore: Send + Sync {
+    /// Inserts the first refresh token of a new session.
+    fn insert_refresh_token(
+        &self,
+        token: &NewRefreshToken,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Finds a refresh token by the SHA-256 of its text.
+    fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<RefreshTokenRecord>>> + Send;
+
+    /// Finds a refresh token by row id.
+    fn find_refresh_token_by_id(
+        &self,
+        id: TokenId,
+    ) -> impl Future<Output = Result<Option<RefreshTokenRecord>>> + Send;
+
+    /// Applies a rotation atomically. Writes nothing and returns `Ok(false)` when
+    /// `rotation.current` is no longer live or the grace predecessor's reuse budget is
+    /// spent; of N concurrent calls for one token exactly one returns `Ok(true)`.
+    fn rotate_refresh_token(&self, rotation: &Rotation)
+    -> impl Future<Output = Result<bool>> + Send;
+
+    /// The live token of each session of the user whose absolute expiry is after `now`.
+    fn live_refresh_tokens(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<RefreshTokenRecord>>> + Send;
+
+    /// The live token of a session, if it has one.
+    fn live_refresh_token_of_session(
+        &self,
+        session: SessionId,
+    ) -> impl Future<Output = Result<Option<RefreshTokenRecord>>> + Send;
+
+    /// Revokes a session: marks its unrevoked tokens revoked, disables its allowlisted
+    /// access tokens and appends a session revocation event (kept until
+    /// `event_expires_at`), all atomically. `Ok(false)` if it had no live token.
+    fn revoke_session(
+        &self,
+        session: SessionId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Revokes every session of a user as [`revoke_session`](Self::revoke_session)
+    /// does, and when `tokens_valid_after` is given stores it and appends a user
+    /// revocation event, all atomically. Returns the number of sessions revoked.
+    fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+        tokens_valid_after: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Access-token state: the allowlist, the denylist and the revocation feed.
+pub trait AccessTokenStore: Send + Sync {
+    /// Registers an issued access token (Allowlist mode).
+    fn register_access_token(
+        &self,
+        entry: &AccessTokenEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Looks up a registered access token by jti.
+    fn find_access_token(
+        &self,
+        jti: &str,
+    ) -> impl Future<Output = Result<Option<AccessTokenEntry>>> + Send;
+
+    /// Denies one access token by jti (denylist row, allowlist row disabled, revocation
+    /// event) atomically. Idempotent: `Ok(false)` if it was already revoked.
+    fn revoke_access_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Revocation events after the cursor, oldest first, at most `limit`; see
+    /// [`RevocationCursor`] for the re-check window.
+    fn revocation_events(
+        &self,
+        cursor: &RevocationCursor,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RevocationEvent>>> + Send;
+}
+
+/// The append-only audit log.
+pub trait AuditLog: Send + Sync {
+    /// Appends one event.
+    fn append_audit(&self, event: &AuditEvent) -> impl Future<Output = Result<()>> + Send;
+
+    /// The newest events first, optionally of one user only.
+    fn recent_audit(
+        &self,
+        user: Option<UserId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+}
+
+/// Removal of expired rows.
+pub trait Cleanup: Send + Sync {
+    /// Deletes, in batches of `policy.batch_size`: refresh-token rows of sessions that
+    /// ended (absolute expiry, or revocation) more than `policy.retention` before `now`;
+    /// revocation rows whose `expires_at` is before `now`; allowlist rows whose token
+    /// expired before `now`. Rotated rows of live sessions are kept.
+    fn cleanup(
+        &self,
+        policy: &CleanupPolicy,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<CleanupReport>> + Send;
+}
+
+/// Everything a [`TokenService`](crate::TokenService) needs from a backend.
+pub trait TokenStore:
+    UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+{
+}
+
+impl<T> TokenStore for T where
+    T: UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+{
+}
