@@ -1,0 +1,42 @@
+//! What a backend provides to run the suite.
+
+use std::future::Future;
+
+use auth_core::TokenStore;
+
+/// Logical tables, mapped by each backend to its own table (and row filter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Users.
+    Users,
+    /// Refresh-token rows (all sessions, all generations).
+    RefreshTokens,
+    /// The revocation feed / denylist (`revoked_tokens`).
+    RevokedTokens,
+    /// Registered access tokens (allowlist).
+    AccessTokens,
+    /// The audit log.
+    AuditLogs,
+}
+
+/// A fresh, migrated, empty database and the store over it.
+pub trait TestDatabase: Sized + Send + Sync + 'static {
+    /// The backend's store.
+    type Store: TokenStore;
+
+    /// Creates a new database for one test, migrated and empty.
+    fn create() -> impl Future<Output = Self> + Send;
+
+    /// A store over this database.
+    fn store(&self) -> Self::Store;
+
+    /// Rows in a logical table, counted with the backend's own driver.
+    fn count_rows(&self, table: Table) -> impl Future<Output = u64> + Send;
+
+    /// Every cell of every table of the database, as bytes (text as UTF-8), so a test
+    /// can prove a secret appears nowhere.
+    fn dump_cells(&self) -> impl Future<Output = Vec<Vec<u8>>> + Send;
+
+    /// Drops the database.
+    fn teardown(self) -> impl Future<Output = ()> + Send;
+}
