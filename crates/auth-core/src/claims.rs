@@ -213,3 +213,250 @@ pub(crate) fn verify_access_token(
     };
     Ok(Authenticated { claims, user_id, payload })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyMaterial, KeySpec, KeyringSpec, SigningAlgorithm};
+    use base64::engine::general_purpose::STANDARD;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::{Value, json};
+
+    const NOW: i64 = 1_800_000_000;
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn keyring() -> Keyring {
+        Keyring::from_spec(&KeyringSpec {
+            active: "k1".into(),
+            keys: vec![
+                KeySpec { kid: "k1".into(), alg: SigningAlgorithm::HS256, material: KeyMaterial::HmacSecretB64(STANDARD.encode(SECRET)) },
+                KeySpec {
+                    kid: "ed".into(),
+                    alg: SigningAlgorithm::EdDSA,
+                    material: KeyMaterial::PrivatePem(include_str!("../tests/fixtures/ed25519-private.pem").into()),
+                },
+            ],
+        })
+        .unwrap()
+    }
+
+    fn rules() -> ValidationRules {
+        ValidationRules {
+            issuer: "iss-1".into(),
+            audience: "aud-1".into(),
+            leeway: Duration::seconds(5),
+            max_lifetime: Duration::hours(1),
+            max_token_bytes: 8192,
+        }
+    }
+
+    fn claims() -> Value {
+        json!({"iss": "iss-1", "aud": "aud-1", "sub": "42", "exp": NOW + 900, "iat": NOW, "nbf": NOW,
+               "jti": "00112233445566778899aabbccddeeff", "sid": "6f9619ff-8b86-d011-b42d-00cf4fc964ff"})
+    }
+
+    fn header(alg: jsonwebtoken::Algorithm, kid: Option<&str>, typ: Option<&str>) -> Header {
+        let mut h = Header::new(alg);
+        h.kid = kid.map(Into::into);
+        h.typ = typ.map(Into::into);
+        h
+    }
+
+    fn sign(header: &Header, claims: &Value) -> String {
+        jsonwebtoken::encode(header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    fn good_header() -> Header {
+        header(jsonwebtoken::Algorithm::HS256, Some("k1"), Some("at+jwt"))
+    }
+
+    fn verify(token: &str) -> Result<Authenticated, TokenRejection> {
+        verify_access_token(token, &keyring(), &rules(), NOW)
+    }
+
+    fn with(field: &str, value: Value) -> Value {
+        let mut c = claims();
+        c[field] = value;
+        c
+    }
+
+    fn without(field: &str) -> Value {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove(field);
+        c
+    }
+
+    #[test]
+    fn a_good_token_verifies_and_keeps_app_claims() {
+        let token = sign(&good_header(), &with("market", json!("us")));
+        let auth = verify(&token).unwrap();
+        assert_eq!(auth.user_id, UserId(42));
+        assert_eq!(auth.claims.exp, NOW + 900);
+        assert_eq!(auth.claim::<String>("market").as_deref(), Some("us"));
+        assert_eq!(auth.claim::<String>("absent"), None);
+    }
+
+    #[test]
+    fn audience_may_be_a_list() {
+        let token = sign(&good_header(), &with("aud", json!(["other", "aud-1"])));
+        assert!(verify(&token).is_ok());
+        let token = sign(&good_header(), &with("aud", json!(["other"])));
+        assert_eq!(verify(&token).unwrap_err(), TokenRejection::WrongAudience);
+    }
+
+    #[test]
+    fn algorithm_is_pinned_per_key_and_never_none() {
+        let hs384 = jsonwebtoken::encode(
+            &header(jsonwebtoken::Algorithm::HS384, Some("k1"), Some("at+jwt")),
+            &claims(),
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        assert_eq!(verify(&hs384).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+        // An HMAC token naming the EdDSA key (the classic public-key-as-secret confusion).
+        let confused = sign(&header(jsonwebtoken::Algorithm::HS256, Some("ed"), Some("at+jwt")), &claims());
+        assert_eq!(verify(&confused).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+        let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
+        for alg in ["none", "None", "NONE", ""] {
+            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"k1"}}"#));
+            assert!(verify(&format!("{h}.{payload}.")).is_err());
+            assert!(verify(&format!("{h}.{payload}.AAAA")).is_err());
+        }
+        let h = URL_SAFE_NO_PAD.encode(r#"{"typ":"at+jwt","kid":"k1"}"#);
+        assert_eq!(verify(&format!("{h}.{payload}.AAAA")).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+    }
+
+    #[test]
+    fn keys_from_the_header_are_never_used() {
+        let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
+        for extra in [
+            r#""jwk":{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#,
+            r#""jku":"https://attacker.example/jwks.json""#,
+            r#""x5u":"https://attacker.example/cert.pem""#,
+            r#""x5c":["MIIB"]"#,
+            r#""crit":["exp"]"#,
+        ] {
+            let header_json = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"k1",{extra}}}"#);
+            let h = URL_SAFE_NO_PAD.encode(&header_json);
+            let message = format!("{h}.{payload}");
+            let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), jsonwebtoken::Algorithm::HS256).unwrap();
+            assert_eq!(verify(&format!("{message}.{sig}")).unwrap_err(), TokenRejection::ForbiddenHeader, "{extra}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_missing_kid_is_rejected() {
+        let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k2"), Some("at+jwt")), &claims());
+        assert_eq!(verify(&token).unwrap_err(), TokenRejection::UnknownKey);
+        let token = sign(&header(jsonwebtoken::Algorithm::HS256, None, Some("at+jwt")), &claims());
+        assert_eq!(verify(&token).unwrap_err(), TokenRejection::UnknownKey);
+    }
+
+    #[test]
+    fn typ_must_be_at_jwt() {
+        for typ in [None, Some("JWT"), Some("rt+jwt"), Some("")] {
+            let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k1"), typ), &claims());
+            assert_eq!(verify(&token).unwrap_err(), TokenRejection::WrongType, "{typ:?}");
+        }
+        let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k1"), Some("application/at+jwt")), &claims());
+        assert!(verify(&token).is_ok());
+    }
+
+    #[test]
+    fn required_claims_must_be_present_and_typed() {
+        for field in ["iss", "aud", "sub", "exp", "iat", "jti", "sid"] {
+            let token = sign(&good_header(), &without(field));
+            assert!(matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)), "missing {field}");
+        }
+        for (field, value) in [
+            ("exp", json!("1800000900")),
+            ("exp", json!(1.8e9 + 900.5)),
+            ("iat", json!(null)),
+            ("iss", json!(7)),
+            ("aud", json!({"a": 1})),
+            ("sid", json!("not-a-uuid")),
+            ("sub", json!("not-a-number")),
+        ] {
+            let token = sign(&good_header(), &with(field, value.clone()));
+            assert!(matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)), "{field}={value}");
+        }
+    }
+
+    #[test]
+    fn issuer_and_audience_must_match() {
+        assert_eq!(verify(&sign(&good_header(), &with("iss", json!("iss-2")))).unwrap_err(), TokenRejection::WrongIssuer);
+        assert_eq!(verify(&sign(&good_header(), &with("aud", json!("aud-2")))).unwrap_err(), TokenRejection::WrongAudience);
+    }
+
+    #[test]
+    fn time_claims_are_checked_with_leeway() {
+        let expired = with("exp", json!(NOW - 5));
+        assert_eq!(verify(&sign(&good_header(), &expired)).unwrap_err(), TokenRejection::Expired);
+        assert!(verify(&sign(&good_header(), &with("exp", json!(NOW - 4)))).is_ok());
+        let mut future = claims();
+        future["nbf"] = json!(NOW + 6);
+        assert_eq!(verify(&sign(&good_header(), &future)).unwrap_err(), TokenRejection::NotYetValid);
+        let mut issued_later = claims();
+        issued_later["iat"] = json!(NOW + 60);
+        issued_later["nbf"] = json!(NOW);
+        assert_eq!(verify(&sign(&good_header(), &issued_later)).unwrap_err(), TokenRejection::IssuedInFuture);
+        let long = with("exp", json!(NOW + 3601));
+        assert_eq!(verify(&sign(&good_header(), &long)).unwrap_err(), TokenRejection::LifetimeTooLong);
+    }
+
+    #[test]
+    fn signature_must_verify() {
+        let token = sign(&good_header(), &claims());
+        let (msg, _) = token.rsplit_once('.').unwrap();
+        let other = jsonwebtoken::encode(&good_header(), &claims(), &EncodingKey::from_secret(b"another-secret-another-secret-xx")).unwrap();
+        let (_, other_sig) = other.rsplit_once('.').unwrap();
+        assert_eq!(verify(&format!("{msg}.{other_sig}")).unwrap_err(), TokenRejection::BadSignature);
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_before_decoding() {
+        let token = format!("{}.{}.{}", "!".repeat(4000), "!".repeat(4000), "!".repeat(200));
+        assert_eq!(verify(&token).unwrap_err(), TokenRejection::TooLarge);
+        let big_claim = with("pad", json!("x".repeat(9000)));
+        assert_eq!(verify(&sign(&good_header(), &big_claim)).unwrap_err(), TokenRejection::TooLarge);
+    }
+
+    #[test]
+    fn eddsa_tokens_verify_with_their_key() {
+        let keys = keyring();
+        let key = keys.key("ed").unwrap();
+        let token = jsonwebtoken::encode(
+            &header(jsonwebtoken::Algorithm::EdDSA, Some("ed"), Some("at+jwt")),
+            &claims(),
+            key.encoding.as_ref().unwrap(),
+        )
+        .unwrap();
+        assert!(verify_access_token(&token, &keys, &rules(), NOW).is_ok());
+    }
+
+    #[test]
+    fn no_input_panics() {
+        // Deterministic pseudo-random bytes and structured near-misses.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let good = sign(&good_header(), &claims());
+        for i in 0..5_000 {
+            let len = (next() % 300) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| (next() % 256) as u8).collect();
+            if i % 3 == 0 {
+                // Mutate a real token instead.
+                bytes = good.as_bytes().to_vec();
+                let pos = (next() as usize) % bytes.len();
+                bytes[pos] = (next() % 128) as u8;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = verify(&text);
+            let _ = crate::RefreshToken::parse(&text);
+        }
+    }
+}

@@ -293,6 +293,10 @@ impl Key {
                             "x": b64url(&der[1..33]), "y": b64url(&der[33..])})
                     }
                     SigningAlgorithm::RS256 => {
+                        let bits = der::rsa_modulus_bits(der).ok_or_else(invalid)?;
+                        if bits < 2048 {
+                            return Err(KeyError::WeakRsaKey { bits });
+                        }
                         let public =
                             aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|_| invalid())?;
                         let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&public);
@@ -342,14 +346,16 @@ impl Key {
                 )
             }
             SigningAlgorithm::RS256 => {
-                let pair = RsaKeyPair::from_pkcs8(der).or_else(|_| RsaKeyPair::from_der(der)).ok()?;
-                let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                let bits = modulus_bits(&c.n);
+                // jsonwebtoken signs with a PKCS#1 RSAPrivateKey; unwrap PKCS#8 if given.
+                let pkcs1 = der::pkcs8_inner(der).unwrap_or(der);
+                let bits = der::rsa_modulus_bits(pkcs1)?;
                 if bits < 2048 {
                     return Some(Err(KeyError::WeakRsaKey { bits }));
                 }
+                let pair = RsaKeyPair::from_der(pkcs1).ok()?;
+                let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
                 (
-                    EncodingKey::from_rsa_der(der),
+                    EncodingKey::from_rsa_der(pkcs1),
                     DecodingKey::from_rsa_raw_components(&c.n, &c.e),
                     serde_json::json!({"kty": "RSA", "n": b64url(&c.n), "e": b64url(&c.e)}),
                 )
@@ -375,6 +381,58 @@ impl Key {
             Ok(true) => Ok(()),
             _ => Err(failed()),
         }
+    }
+}
+
+/// Just enough DER reading to size RSA keys before aws-lc (which refuses small ones
+/// without saying why) and to unwrap PKCS#8.
+mod der {
+    fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (first as usize, rest)
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            (len, &rest[n..])
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const OCTET_STRING: u8 = 0x04;
+
+    /// The RSAPrivateKey inside a PKCS#8 PrivateKeyInfo.
+    pub(super) fn pkcs8_inner(der: &[u8]) -> Option<&[u8]> {
+        let (SEQUENCE, body, _) = tlv(der)? else { return None };
+        let (INTEGER, _, rest) = tlv(body)? else { return None };
+        let (SEQUENCE, _, rest) = tlv(rest)? else { return None };
+        let (OCTET_STRING, inner, _) = tlv(rest)? else { return None };
+        Some(inner)
+    }
+
+    /// Modulus size of a PKCS#1 RSAPrivateKey, PKCS#1 RSAPublicKey or the key inside
+    /// a SubjectPublicKeyInfo.
+    pub(super) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+        let (SEQUENCE, body, _) = tlv(der)? else { return None };
+        let (tag, first, rest) = tlv(body)?;
+        let n = match tag {
+            // RSAPrivateKey: version, n, ...; RSAPublicKey: n, e.
+            INTEGER if first.len() <= 1 => tlv(rest).filter(|t| t.0 == INTEGER)?.1,
+            INTEGER => first,
+            // SubjectPublicKeyInfo: algorithm, BIT STRING { RSAPublicKey }.
+            SEQUENCE => {
+                let (0x03, bits, _) = tlv(rest)? else { return None };
+                return rsa_modulus_bits(bits.get(1..)?);
+            }
+            _ => return None,
+        };
+        Some(super::modulus_bits(n))
     }
 }
 
@@ -463,5 +521,138 @@ impl Keyring {
             })
             .collect();
         serde_json::json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kid: &str, alg: SigningAlgorithm, material: KeyMaterial) -> KeyringSpec {
+        KeyringSpec { active: kid.into(), keys: vec![KeySpec { kid: kid.into(), alg, material }] }
+    }
+
+    fn hmac(len: usize) -> KeyMaterial {
+        KeyMaterial::HmacSecretB64(STANDARD.encode(vec![7u8; len]))
+    }
+
+    #[test]
+    fn every_algorithm_generates_signs_and_verifies() {
+        for alg in [
+            SigningAlgorithm::HS256,
+            SigningAlgorithm::HS384,
+            SigningAlgorithm::HS512,
+            SigningAlgorithm::EdDSA,
+            SigningAlgorithm::ES256,
+            SigningAlgorithm::RS256,
+        ] {
+            let ring = Keyring::generate("k", alg).unwrap_or_else(|e| panic!("{alg}: {e}"));
+            assert_eq!(ring.signing_key().alg, alg);
+            assert_eq!(ring.active_kid(), "k");
+        }
+    }
+
+    #[test]
+    fn weak_hmac_secrets_are_refused() {
+        for (alg, min) in [(SigningAlgorithm::HS256, 32), (SigningAlgorithm::HS384, 48), (SigningAlgorithm::HS512, 64)] {
+            let err = Keyring::from_spec(&spec("k", alg, hmac(min - 1))).unwrap_err();
+            assert!(matches!(err, KeyError::WeakHmacSecret { .. }), "{alg}: {err}");
+            assert!(Keyring::from_spec(&spec("k", alg, hmac(min))).is_ok());
+        }
+    }
+
+    #[test]
+    fn rsa_under_2048_bits_is_refused() {
+        let private = KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa1024-private.pem").into());
+        let err = Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, private)).unwrap_err();
+        assert!(matches!(err, KeyError::WeakRsaKey { bits: 1024 }), "{err}");
+        let public = KeyMaterial::PublicPem(include_str!("../tests/fixtures/rsa1024-public.pem").into());
+        let err = Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, public)).unwrap_err();
+        assert!(matches!(err, KeyError::WeakRsaKey { bits: 1024 }), "{err}");
+        let ok = KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa2048-private.pem").into());
+        assert!(Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, ok)).is_ok());
+    }
+
+    #[test]
+    fn pem_keys_load_for_their_algorithm_only() {
+        let ed = include_str!("../tests/fixtures/ed25519-private.pem");
+        let ec = include_str!("../tests/fixtures/p256-private.pem");
+        assert!(Keyring::from_spec(&spec("e", SigningAlgorithm::EdDSA, KeyMaterial::PrivatePem(ed.into()))).is_ok());
+        assert!(Keyring::from_spec(&spec("e", SigningAlgorithm::ES256, KeyMaterial::PrivatePem(ec.into()))).is_ok());
+        // A key is pinned: the Ed25519 key cannot be loaded as ES256 or RS256, nor as HMAC.
+        for alg in [SigningAlgorithm::ES256, SigningAlgorithm::RS256, SigningAlgorithm::HS256] {
+            let err = Keyring::from_spec(&spec("e", alg, KeyMaterial::PrivatePem(ed.into()))).unwrap_err();
+            assert!(matches!(err, KeyError::InvalidKey { .. }), "{alg}: {err}");
+        }
+        let garbage = KeyMaterial::Pkcs8DerB64(STANDARD.encode(b"definitely not a key"));
+        assert!(matches!(
+            Keyring::from_spec(&spec("g", SigningAlgorithm::EdDSA, garbage)).unwrap_err(),
+            KeyError::InvalidKey { .. }
+        ));
+    }
+
+    #[test]
+    fn keyring_rules() {
+        let mut s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
+        s.keys.push(s.keys[0].clone());
+        assert!(matches!(Keyring::from_spec(&s).unwrap_err(), KeyError::Keyring(_)), "duplicate kid");
+        let mut s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
+        s.active = "missing".into();
+        assert!(matches!(Keyring::from_spec(&s).unwrap_err(), KeyError::Keyring(_)));
+        let public_only = spec(
+            "p",
+            SigningAlgorithm::EdDSA,
+            KeyMaterial::PublicPem(include_str!("../tests/fixtures/ed25519-public.pem").into()),
+        );
+        assert!(matches!(Keyring::from_spec(&public_only).unwrap_err(), KeyError::Keyring(_)), "active key must sign");
+        assert!(Keyring::from_json("{not json").is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_verifying() {
+        let old = KeyringSpec::generate("old", SigningAlgorithm::EdDSA).unwrap();
+        let mut both = KeyringSpec::generate("new", SigningAlgorithm::ES256).unwrap();
+        both.keys.extend(old.keys.clone());
+        let ring = Keyring::from_spec(&both).unwrap();
+        assert_eq!(ring.active_kid(), "new");
+        assert!(ring.key("old").is_some());
+        assert!(ring.key("new").is_some());
+    }
+
+    #[test]
+    fn jwks_lists_public_keys_only_and_they_verify() {
+        let mut s = KeyringSpec::generate("ed", SigningAlgorithm::EdDSA).unwrap();
+        for (kid, alg) in [("ec", SigningAlgorithm::ES256), ("rs", SigningAlgorithm::RS256), ("hs", SigningAlgorithm::HS256)] {
+            s.keys.extend(KeyringSpec::generate(kid, alg).unwrap().keys);
+        }
+        let ring = Keyring::from_spec(&s).unwrap();
+        let jwks = ring.jwks();
+        let text = jwks.to_string();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 3, "HMAC secrets are never published: {text}");
+        assert!(!text.contains("\"d\""), "no private parts");
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+        for kid in ["ed", "ec", "rs"] {
+            let key = ring.key(kid).unwrap();
+            let mut header = jsonwebtoken::Header::new(key.alg.jwt());
+            header.kid = Some(kid.into());
+            let claims = serde_json::json!({"sub": "1", "exp": 4_000_000_000u64});
+            let token = jsonwebtoken::encode(&header, &claims, key.encoding.as_ref().unwrap()).unwrap();
+            let jwk = set.find(kid).unwrap();
+            let decoding = DecodingKey::from_jwk(jwk).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(key.alg.jwt());
+            validation.required_spec_claims.clear();
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)
+                .unwrap_or_else(|e| panic!("{kid}: {e}"));
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
+        let KeyMaterial::HmacSecretB64(secret) = &s.keys[0].material else { panic!() };
+        assert!(!format!("{s:?}").contains(secret.as_str()));
+        let ring = Keyring::from_spec(&s).unwrap();
+        assert!(!format!("{ring:?}").contains(secret.as_str()));
     }
 }

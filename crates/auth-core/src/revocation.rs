@@ -125,31 +125,47 @@ impl RevocationCache {
         self.stale.store(true, Ordering::Release);
     }
 
-    /// Syncs if the last sync is older than the maximum staleness (or marked stale).
-    pub async fn ensure_fresh<S: AccessTokenStore>(&self, store: &S, now: OffsetDateTime) -> Result<()> {
+    fn needs_sync(&self, now: OffsetDateTime) -> bool {
         let last = self.last_sync_micros.load(Ordering::Acquire);
         let fresh_until = last.saturating_add(self.max_staleness.whole_microseconds() as i64);
-        if self.stale.load(Ordering::Acquire) || micros(now) >= fresh_until || self.max_staleness.is_zero() {
-            self.sync(store, now).await?;
+        self.stale.load(Ordering::Acquire) || self.max_staleness.is_zero() || micros(now) >= fresh_until
+    }
+
+    /// Syncs if the last sync is older than the maximum staleness (or marked stale).
+    pub async fn ensure_fresh<S: AccessTokenStore>(&self, store: &S, now: OffsetDateTime) -> Result<()> {
+        if self.needs_sync(now) {
+            let mut cursor = self.cursor.lock().await;
+            // Another task may have synced while this one waited for the lock.
+            if self.needs_sync(now) {
+                self.sync_locked(&mut cursor, store, now).await?;
+            }
         }
         Ok(())
     }
 
-    /// Reads the feed from the cursor and applies it; returns how many events it applied.
+    /// Reads the feed from the cursor and applies it now; returns how many events it applied.
     pub async fn sync<S: AccessTokenStore>(&self, store: &S, now: OffsetDateTime) -> Result<usize> {
         let mut cursor = self.cursor.lock().await;
-        // Someone else may have synced while we waited for the lock.
-        if !self.stale.load(Ordering::Acquire)
-            && !self.max_staleness.is_zero()
-            && self.last_sync_micros.load(Ordering::Acquire) >= micros(now)
-        {
-            return Ok(0);
-        }
+        self.sync_locked(&mut cursor, store, now).await
+    }
+
+    async fn sync_locked<S: AccessTokenStore>(
+        &self,
+        cursor: &mut RevocationCursor,
+        store: &S,
+        now: OffsetDateTime,
+    ) -> Result<usize> {
         self.stale.store(false, Ordering::Release);
         let mut applied = 0;
         let mut page_cursor = *cursor;
         loop {
-            let events = store.revocation_events(&page_cursor, PAGE).await?;
+            let events = match store.revocation_events(&page_cursor, PAGE).await {
+                Ok(events) => events,
+                Err(e) => {
+                    self.stale.store(true, Ordering::Release);
+                    return Err(e);
+                }
+            };
             let n = events.len();
             if n > 0 {
                 self.apply(&events, now);
