@@ -1,0 +1,87 @@
+//! The crate's error type.
+
+use deadpool_sqlite::rusqlite;
+
+/// Errors of the SQLite backend. Converts into [`auth_core::Error`]: a taken email
+/// becomes [`auth_core::Error::EmailTaken`], everything else
+/// [`auth_core::Error::Storage`] with this error as the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// SQLite (or rusqlite) reported an error.
+    #[error("SQLite error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// No connection could be taken from the pool (including a failure while opening
+    /// one or applying its PRAGMAs).
+    #[error("could not get a SQLite connection from the pool")]
+    Pool(#[from] deadpool_sqlite::PoolError),
+    /// The connection pool could not be built.
+    #[error("could not build the SQLite connection pool")]
+    BuildPool(#[from] deadpool_sqlite::BuildError),
+    /// The blocking database task panicked; the connection is discarded.
+    #[error("a SQLite task panicked: {message}")]
+    TaskPanicked {
+        /// The panic message, when it was a string.
+        message: String,
+    },
+    /// The blocking database task was cancelled before it ran.
+    #[error("a SQLite task was cancelled")]
+    TaskCancelled,
+    /// The email is already registered (unique violation on `users.email`).
+    #[error("email already registered")]
+    EmailTaken,
+    /// Applying or reverting one migration failed; its transaction was rolled back.
+    #[error("migration {version} ({name}) failed while migrating {direction}")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: &'static str,
+        /// `"up"` or `"down"`.
+        direction: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database has a migration applied that this build does not embed: it was
+    /// migrated by a newer version. Nothing was changed.
+    #[error("the database has migration {version} applied, which this build does not know")]
+    UnknownMigration {
+        /// The unknown applied version.
+        version: i64,
+    },
+    /// An applied migration's SQL differs from the embedded file of the same version
+    /// (the file was edited after it was applied). Nothing was changed.
+    #[error("applied migration {version} ({name}) differs from the embedded file")]
+    ModifiedMigration {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: &'static str,
+    },
+}
+
+impl From<deadpool_sqlite::InteractError> for SqliteError {
+    fn from(e: deadpool_sqlite::InteractError) -> Self {
+        match e {
+            deadpool_sqlite::InteractError::Panic(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_owned());
+                SqliteError::TaskPanicked { message }
+            }
+            deadpool_sqlite::InteractError::Cancelled => SqliteError::TaskCancelled,
+        }
+    }
+}
+
+impl From<SqliteError> for auth_core::Error {
+    fn from(e: SqliteError) -> Self {
+        match e {
+            SqliteError::EmailTaken => auth_core::Error::EmailTaken,
+            other => auth_core::Error::storage(other),
+        }
+    }
+}

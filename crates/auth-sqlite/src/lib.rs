@@ -1,0 +1,27 @@
+//! SQLite storage for auth-tokens: every auth-core store trait over rusqlite (bundled) and deadpool-sqlite.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), auth_sqlite::SqliteError> {
+//! // Creates the file if needed and applies the embedded migrations.
+//! let store = auth_sqlite::SqliteTokenStore::open("auth.db").await?;
+//! # let _ = store; Ok(()) }
+//! ```
+//!
+//! Every connection runs with `journal_mode=WAL`, `foreign_keys=ON`,
+//! `synchronous=NORMAL` and a busy timeout; every write transaction starts with
+//! `BEGIN IMMEDIATE`. The schema lives in the workspace's `migrations-sqlite/` folder
+//! as numbered, reversible `NNNN_name.up.sql` / `NNNN_name.down.sql` files, embedded at
+//! build time; see [`SqliteTokenStore::migrate_up`].
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod convert;
+mod error;
+mod migrate;
+mod store;
+
+pub use error::SqliteError;
+pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};
+pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
+
+/// Re-exported so users name the same driver and pool versions (`deadpool_sqlite::rusqlite`).
+pub use deadpool_sqlite;

@@ -1,0 +1,6 @@
+DROP INDEX refresh_tokens_revoked_at_idx;
+DROP INDEX refresh_tokens_session_expires_at_idx;
+DROP INDEX refresh_tokens_session_id_idx;
+DROP INDEX refresh_tokens_user_id_idx;
+DROP INDEX refresh_tokens_token_hash_key;
+DROP TABLE refresh_tokens;
