@@ -343,26 +343,25 @@ impl<S: TokenStore> TokenService<S> {
             .map_err(|e| Error::storage(e))?
     }
 
-    async fn verify_password(&self, password: &str, phc: Option<String>) -> bool {
+    /// Verifies a password; for an account without a hash (or no account) it verifies
+    /// against a dummy hash, so timing does not reveal which.
+    async fn verify_password(&self, password: &str, phc: Option<&str>) -> bool {
         let policy = self.inner.config.password;
-        let phc = match phc {
-            Some(phc) => phc,
-            // Same work for unknown accounts, so timing does not reveal them.
-            None => match self.inner.dummy_hash.get() {
-                Some(h) => h.clone(),
-                None => {
-                    let h = policy.hash("dummy password for timing").unwrap_or_default();
-                    self.inner.dummy_hash.get_or_init(|| h).clone()
-                }
-            },
-            // The dummy never matches: its input is not the password.
+        let (phc, real) = match phc {
+            Some(phc) => (phc.to_owned(), true),
+            None => (self.dummy_hash().await, false),
         };
-        let is_dummy = self.inner.dummy_hash.get().is_some_and(|d| *d == phc);
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc))
-            .await
-            .unwrap_or(false);
-        ok && !is_dummy
+        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc)).await.unwrap_or(false);
+        ok && real
+    }
+
+    async fn dummy_hash(&self) -> String {
+        if let Some(hash) = self.inner.dummy_hash.get() {
+            return hash.clone();
+        }
+        let hash = self.hash_password("dummy password, never matches").await.unwrap_or_default();
+        self.inner.dummy_hash.get_or_init(|| hash).clone()
     }
 
     /// Creates a user with an email and password.
@@ -379,8 +378,9 @@ impl<S: TokenStore> TokenService<S> {
     pub async fn login(&self, email: &str, password: &str, client: &ClientInfo) -> Result<TokenPair> {
         let email = normalize_email(email)?;
         let user = self.inner.store.find_user_by_email(&email).await?;
-        let phc = user.as_ref().and_then(|u| u.password_hash.clone());
-        let password_ok = self.verify_password(password, phc.clone()).await;
+        let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let password_ok = self.verify_password(password, phc).await;
+        let rehash = phc.is_some_and(|p| self.inner.config.password.needs_rehash(p));
         let now = self.now();
         let user = match user {
             Some(user) if password_ok && user.is_active => user,
@@ -395,8 +395,7 @@ impl<S: TokenStore> TokenService<S> {
                 return Err(Error::InvalidCredentials);
             }
         };
-        if let Some(phc) = phc.filter(|p| self.inner.config.password.needs_rehash(p)) {
-            let _ = phc;
+        if rehash {
             let new_hash = self.hash_password(password).await?;
             self.inner.store.set_password_hash(user.id, &new_hash).await?;
         }
