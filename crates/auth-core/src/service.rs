@@ -580,6 +580,14 @@ impl<S: TokenStore> TokenService<S> {
     /// token presented again revokes the whole session unless it is the immediate
     /// predecessor inside the grace window and within its re-exchange budget.
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
+        let result = self.rotate(presented, client).await;
+        if let Err(Error::InvalidGrant(rejection)) = &result {
+            tracing::info!(classification = ?rejection, "refresh refused");
+        }
+        result
+    }
+
+    async fn rotate(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
         let token = RefreshToken::parse(presented)?;
         let hash = token.hash();
         let cfg = &self.inner.config;
@@ -640,7 +648,11 @@ impl<S: TokenStore> TokenService<S> {
                 Some(user.id),
                 Some(t.session_id),
                 client,
-                json!({"generation": generation, "grace": grace.is_some()}),
+                json!({
+                    "generation": generation,
+                    "grace": grace.is_some(),
+                    "classification": if grace.is_some() { "grace_reexchange" } else { "rotation" },
+                }),
                 now,
             )
             .await?;
