@@ -337,7 +337,7 @@ fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    e.sqlite_extended_error_code() == Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 // ---------------------------------------------------------------- traits
