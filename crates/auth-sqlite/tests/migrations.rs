@@ -1,0 +1,233 @@
+//! The embedded migrations on real database files: up, down, re-run, status, PRAGMAs.
+
+use auth_sqlite::deadpool_sqlite::rusqlite::{self, Connection};
+use auth_sqlite::{SqliteError, SqliteMigrationState, SqliteTokenStore};
+use tempfile::TempDir;
+
+const TABLES: [&str; 5] = ["users", "refresh_tokens", "revoked_tokens", "auth_user_tokens", "audit_logs"];
+
+fn temp_store() -> (TempDir, SqliteTokenStore) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteTokenStore::connect(dir.path().join("auth.db")).expect("pool");
+    (dir, store)
+}
+
+async fn query<R: Send + 'static>(
+    store: &SqliteTokenStore,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+) -> R {
+    let conn = store.pool().get().await.expect("connection");
+    conn.interact(f).await.expect("task").expect("query")
+}
+
+/// Every schema object but SQLite's own bookkeeping, as (type, name, sql).
+async fn schema(store: &SqliteTokenStore) -> Vec<(String, String, String)> {
+    query(store, |c| {
+        c.prepare(
+            "SELECT type, name, coalesce(sql, '') FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY type, name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+    })
+    .await
+}
+
+async fn tables(store: &SqliteTokenStore) -> Vec<String> {
+    schema(store).await.into_iter().filter(|(ty, ..)| ty == "table").map(|(_, name, _)| name).collect()
+}
+
+async fn applied_rows(store: &SqliteTokenStore) -> Vec<(i64, String, Vec<u8>, i64)> {
+    query(store, |c| {
+        c.prepare("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect()
+    })
+    .await
+}
+
+fn all_versions() -> Vec<i64> {
+    (1..=SqliteTokenStore::latest_migration()).collect()
+}
+
+#[tokio::test]
+async fn up_on_an_empty_file_creates_every_table() {
+    let (dir, store) = temp_store();
+    let status = store.migration_status().await.unwrap();
+    assert_eq!(status.len(), 5);
+    assert!(status.iter().all(|s| s.state == SqliteMigrationState::Pending && s.applied_at.is_none()));
+    assert!(tables(&store).await.is_empty(), "status changes nothing");
+
+    assert_eq!(store.migrate_up().await.unwrap(), all_versions());
+    assert!(dir.path().join("auth.db").exists());
+    let mut expected: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    expected.sort();
+    assert_eq!(tables(&store).await, expected);
+    let indexes: Vec<String> =
+        schema(&store).await.into_iter().filter(|(ty, ..)| ty == "index").map(|(_, n, _)| n).collect();
+    for index in [
+        "refresh_tokens_token_hash_key",
+        "refresh_tokens_user_id_idx",
+        "refresh_tokens_session_id_idx",
+        "refresh_tokens_session_expires_at_idx",
+        "revoked_tokens_revoked_at_idx",
+        "revoked_tokens_expires_at_idx",
+        "auth_user_tokens_expires_at_idx",
+        "audit_logs_user_id_created_at_idx",
+        "audit_logs_event_type_created_at_idx",
+    ] {
+        assert!(indexes.iter().any(|i| i == index), "index {index} missing");
+    }
+}
+
+#[tokio::test]
+async fn status_reports_each_version() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    let status = store.migration_status().await.unwrap();
+    let names: Vec<(i64, &str)> = status.iter().map(|s| (s.version, s.name.as_str())).collect();
+    assert_eq!(
+        names,
+        [(1, "users"), (2, "refresh_tokens"), (3, "revoked_tokens"), (4, "auth_user_tokens"), (5, "audit_logs")]
+    );
+    assert!(status.iter().all(|s| s.state == SqliteMigrationState::Applied && s.applied_at.is_some()));
+
+    store.migrate_down(2).await.unwrap();
+    let states: Vec<SqliteMigrationState> =
+        store.migration_status().await.unwrap().iter().map(|s| s.state).collect();
+    use SqliteMigrationState::{Applied, Pending};
+    assert_eq!(states, [Applied, Applied, Applied, Pending, Pending]);
+}
+
+#[tokio::test]
+async fn rerunning_up_is_a_no_op() {
+    let (dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    let before = (schema(&store).await, applied_rows(&store).await);
+    assert_eq!(store.migrate_up().await.unwrap(), Vec::<i64>::new());
+    assert_eq!((schema(&store).await, applied_rows(&store).await), before);
+
+    // Opening the file again (which migrates) changes nothing either.
+    let again = SqliteTokenStore::open(dir.path().join("auth.db")).await.unwrap();
+    assert_eq!((schema(&again).await, applied_rows(&again).await), before);
+}
+
+#[tokio::test]
+async fn down_to_zero_and_up_again() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    let full = schema(&store).await;
+
+    let mut reverted = all_versions();
+    reverted.reverse();
+    assert_eq!(store.migrate_down_to(0).await.unwrap(), reverted);
+    assert!(schema(&store).await.is_empty(), "every table and index is gone");
+    assert!(applied_rows(&store).await.is_empty());
+    assert_eq!(store.migrate_down_to(0).await.unwrap(), Vec::<i64>::new(), "nothing left to revert");
+
+    assert_eq!(store.migrate_up().await.unwrap(), all_versions());
+    assert_eq!(schema(&store).await, full, "up after down rebuilds the same schema");
+}
+
+#[tokio::test]
+async fn each_down_removes_exactly_its_tables() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    // Migration n creates TABLES[n - 1]; reverting them one at a time removes one
+    // table and its indexes each time and leaves the others intact.
+    for n in (1..=TABLES.len()).rev() {
+        let before = schema(&store).await;
+        assert_eq!(store.migrate_down(1).await.unwrap(), vec![n as i64]);
+        let after = schema(&store).await;
+        let removed: Vec<_> = before.iter().filter(|o| !after.contains(o)).collect();
+        assert!(!removed.is_empty());
+        for (_, name, sql) in &removed {
+            assert!(
+                name == TABLES[n - 1] || sql.contains(&format!("ON {} (", TABLES[n - 1])),
+                "down {n} removed {name}, which is not part of {}",
+                TABLES[n - 1]
+            );
+        }
+        assert!(after.iter().all(|o| before.contains(o)), "down {n} created nothing");
+    }
+    assert!(schema(&store).await.is_empty());
+}
+
+#[tokio::test]
+async fn down_to_a_version_keeps_it() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![5, 4]);
+    assert_eq!(tables(&store).await, ["refresh_tokens", "revoked_tokens", "users"]);
+    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5]);
+}
+
+#[tokio::test]
+async fn unknown_or_edited_migrations_are_refused() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    query(&store, |c| {
+        c.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'future', zeroblob(32), 0)",
+            [],
+        )
+    })
+    .await;
+    assert!(matches!(store.migrate_up().await, Err(SqliteError::UnknownMigration { version: 9999 })));
+    assert!(matches!(store.migrate_down(1).await, Err(SqliteError::UnknownMigration { version: 9999 })));
+    let last = store.migration_status().await.unwrap().pop().unwrap();
+    assert_eq!((last.version, last.state), (9999, SqliteMigrationState::Unknown));
+
+    query(&store, |c| {
+        c.execute("DELETE FROM schema_migrations WHERE version = 9999", [])?;
+        c.execute("UPDATE schema_migrations SET checksum = zeroblob(32) WHERE version = 2", [])
+    })
+    .await;
+    assert!(matches!(store.migrate_up().await, Err(SqliteError::ModifiedMigration { version: 2, .. })));
+    assert_eq!(store.migration_status().await.unwrap()[1].state, SqliteMigrationState::Modified);
+    assert_eq!(tables(&store).await.len(), 5, "refusals change nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pragmas_are_in_effect_on_every_connection() {
+    let (_dir, store) = temp_store();
+    store.migrate_up().await.unwrap();
+    // Hold several connections at once so each is a distinct one.
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(store.pool().get().await.unwrap());
+    }
+    for conn in &conns {
+        let (journal, fk, busy, sync): (String, i64, i64, i64) = conn
+            .interact(|c| {
+                Ok::<_, rusqlite::Error>((
+                    c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                    c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+                    c.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?,
+                    c.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+                ))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(journal, "wal");
+        assert_eq!(fk, 1);
+        assert_eq!(busy, 5000);
+        assert_eq!(sync, 1, "synchronous=NORMAL");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_openers_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.db");
+    let opens = (0..4).map(|_| {
+        let path = path.clone();
+        tokio::spawn(async move { SqliteTokenStore::open(path).await })
+    });
+    for open in opens {
+        open.await.unwrap().expect("every opener succeeds");
+    }
+    let store = SqliteTokenStore::connect(&path).unwrap();
+    assert_eq!(applied_rows(&store).await.len(), 5);
+}
