@@ -16,7 +16,12 @@ impl SqliteTestDb {
         &self,
         f: impl FnOnce(&mut auth_sqlite::deadpool_sqlite::rusqlite::Connection) -> R + Send + 'static,
     ) -> R {
-        let conn = self.store.pool().get().await.expect("connection from the test pool");
+        let conn = self
+            .store
+            .pool()
+            .get()
+            .await
+            .expect("connection from the test pool");
         conn.interact(f).await.expect("test query task")
     }
 }
@@ -26,7 +31,9 @@ impl TestDatabase for SqliteTestDb {
 
     async fn create() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory for the test database");
-        let store = SqliteTokenStore::open(dir.path().join("auth.db")).await.expect("open and migrate the test database");
+        let store = SqliteTokenStore::open(dir.path().join("auth.db"))
+            .await
+            .expect("open and migrate the test database");
         Self { dir, store }
     }
 
@@ -42,7 +49,10 @@ impl TestDatabase for SqliteTestDb {
             Table::AccessTokens => "SELECT count(*) FROM auth_user_tokens",
             Table::AuditLogs => "SELECT count(*) FROM audit_logs",
         };
-        let n: i64 = self.query(move |c| c.query_row(sql, [], |r| r.get(0))).await.expect("count rows");
+        let n: i64 = self
+            .query(move |c| c.query_row(sql, [], |r| r.get(0)))
+            .await
+            .expect("count rows");
         u64::try_from(n).expect("non-negative count")
     }
 
@@ -54,7 +64,8 @@ impl TestDatabase for SqliteTestDb {
                 .collect::<Result<_, _>>()?;
             let mut cells = Vec::new();
             for table in tables {
-                let mut stmt = c.prepare(&format!("SELECT * FROM \"{}\"", table.replace('"', "\"\"")))?;
+                let mut stmt =
+                    c.prepare(&format!("SELECT * FROM \"{}\"", table.replace('"', "\"\"")))?;
                 let columns = stmt.column_count();
                 let mut rows = stmt.query([])?;
                 while let Some(row) = rows.next()? {
@@ -78,7 +89,9 @@ impl TestDatabase for SqliteTestDb {
     async fn teardown(self) {
         self.store.pool().close();
         drop(self.store);
-        self.dir.close().expect("remove the test database directory");
+        self.dir
+            .close()
+            .expect("remove the test database directory");
     }
 }
 

@@ -4,7 +4,13 @@ use auth_sqlite::deadpool_sqlite::rusqlite::{self, Connection};
 use auth_sqlite::{SqliteError, SqliteMigrationState, SqliteTokenStore};
 use tempfile::TempDir;
 
-const TABLES: [&str; 5] = ["users", "refresh_tokens", "revoked_tokens", "auth_user_tokens", "audit_logs"];
+const TABLES: [&str; 5] = [
+    "users",
+    "refresh_tokens",
+    "revoked_tokens",
+    "auth_user_tokens",
+    "audit_logs",
+];
 
 fn temp_store() -> (TempDir, SqliteTokenStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -34,14 +40,21 @@ async fn schema(store: &SqliteTokenStore) -> Vec<(String, String, String)> {
 }
 
 async fn tables(store: &SqliteTokenStore) -> Vec<String> {
-    schema(store).await.into_iter().filter(|(ty, ..)| ty == "table").map(|(_, name, _)| name).collect()
+    schema(store)
+        .await
+        .into_iter()
+        .filter(|(ty, ..)| ty == "table")
+        .map(|(_, name, _)| name)
+        .collect()
 }
 
 async fn applied_rows(store: &SqliteTokenStore) -> Vec<(i64, String, Vec<u8>, i64)> {
     query(store, |c| {
-        c.prepare("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect()
+        c.prepare(
+            "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect()
     })
     .await
 }
@@ -55,7 +68,11 @@ async fn up_on_an_empty_file_creates_every_table() {
     let (dir, store) = temp_store();
     let status = store.migration_status().await.unwrap();
     assert_eq!(status.len(), 5);
-    assert!(status.iter().all(|s| s.state == SqliteMigrationState::Pending && s.applied_at.is_none()));
+    assert!(
+        status
+            .iter()
+            .all(|s| s.state == SqliteMigrationState::Pending && s.applied_at.is_none())
+    );
     assert!(tables(&store).await.is_empty(), "status changes nothing");
 
     assert_eq!(store.migrate_up().await.unwrap(), all_versions());
@@ -63,8 +80,12 @@ async fn up_on_an_empty_file_creates_every_table() {
     let mut expected: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
     expected.sort();
     assert_eq!(tables(&store).await, expected);
-    let indexes: Vec<String> =
-        schema(&store).await.into_iter().filter(|(ty, ..)| ty == "index").map(|(_, n, _)| n).collect();
+    let indexes: Vec<String> = schema(&store)
+        .await
+        .into_iter()
+        .filter(|(ty, ..)| ty == "index")
+        .map(|(_, n, _)| n)
+        .collect();
     for index in [
         "refresh_tokens_token_hash_key",
         "refresh_tokens_user_id_idx",
@@ -85,16 +106,34 @@ async fn status_reports_each_version() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
     let status = store.migration_status().await.unwrap();
-    let names: Vec<(i64, &str)> = status.iter().map(|s| (s.version, s.name.as_str())).collect();
+    let names: Vec<(i64, &str)> = status
+        .iter()
+        .map(|s| (s.version, s.name.as_str()))
+        .collect();
     assert_eq!(
         names,
-        [(1, "users"), (2, "refresh_tokens"), (3, "revoked_tokens"), (4, "auth_user_tokens"), (5, "audit_logs")]
+        [
+            (1, "users"),
+            (2, "refresh_tokens"),
+            (3, "revoked_tokens"),
+            (4, "auth_user_tokens"),
+            (5, "audit_logs")
+        ]
     );
-    assert!(status.iter().all(|s| s.state == SqliteMigrationState::Applied && s.applied_at.is_some()));
+    assert!(
+        status
+            .iter()
+            .all(|s| s.state == SqliteMigrationState::Applied && s.applied_at.is_some())
+    );
 
     store.migrate_down(2).await.unwrap();
-    let states: Vec<SqliteMigrationState> =
-        store.migration_status().await.unwrap().iter().map(|s| s.state).collect();
+    let states: Vec<SqliteMigrationState> = store
+        .migration_status()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.state)
+        .collect();
     use SqliteMigrationState::{Applied, Pending};
     assert_eq!(states, [Applied, Applied, Applied, Pending, Pending]);
 }
@@ -108,7 +147,9 @@ async fn rerunning_up_is_a_no_op() {
     assert_eq!((schema(&store).await, applied_rows(&store).await), before);
 
     // Opening the file again (which migrates) changes nothing either.
-    let again = SqliteTokenStore::open(dir.path().join("auth.db")).await.unwrap();
+    let again = SqliteTokenStore::open(dir.path().join("auth.db"))
+        .await
+        .unwrap();
     assert_eq!((schema(&again).await, applied_rows(&again).await), before);
 }
 
@@ -121,12 +162,23 @@ async fn down_to_zero_and_up_again() {
     let mut reverted = all_versions();
     reverted.reverse();
     assert_eq!(store.migrate_down_to(0).await.unwrap(), reverted);
-    assert!(schema(&store).await.is_empty(), "every table and index is gone");
+    assert!(
+        schema(&store).await.is_empty(),
+        "every table and index is gone"
+    );
     assert!(applied_rows(&store).await.is_empty());
-    assert_eq!(store.migrate_down_to(0).await.unwrap(), Vec::<i64>::new(), "nothing left to revert");
+    assert_eq!(
+        store.migrate_down_to(0).await.unwrap(),
+        Vec::<i64>::new(),
+        "nothing left to revert"
+    );
 
     assert_eq!(store.migrate_up().await.unwrap(), all_versions());
-    assert_eq!(schema(&store).await, full, "up after down rebuilds the same schema");
+    assert_eq!(
+        schema(&store).await,
+        full,
+        "up after down rebuilds the same schema"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +200,10 @@ async fn each_down_removes_exactly_its_tables() {
                 TABLES[n - 1]
             );
         }
-        assert!(after.iter().all(|o| before.contains(o)), "down {n} created nothing");
+        assert!(
+            after.iter().all(|o| before.contains(o)),
+            "down {n} created nothing"
+        );
     }
     assert!(schema(&store).await.is_empty());
 }
@@ -158,7 +213,10 @@ async fn down_to_a_version_keeps_it() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
     assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![5, 4]);
-    assert_eq!(tables(&store).await, ["refresh_tokens", "revoked_tokens", "users"]);
+    assert_eq!(
+        tables(&store).await,
+        ["refresh_tokens", "revoked_tokens", "users"]
+    );
     assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5]);
 }
 
@@ -173,18 +231,36 @@ async fn unknown_or_edited_migrations_are_refused() {
         )
     })
     .await;
-    assert!(matches!(store.migrate_up().await, Err(SqliteError::UnknownMigration { version: 9999 })));
-    assert!(matches!(store.migrate_down(1).await, Err(SqliteError::UnknownMigration { version: 9999 })));
+    assert!(matches!(
+        store.migrate_up().await,
+        Err(SqliteError::UnknownMigration { version: 9999 })
+    ));
+    assert!(matches!(
+        store.migrate_down(1).await,
+        Err(SqliteError::UnknownMigration { version: 9999 })
+    ));
     let last = store.migration_status().await.unwrap().pop().unwrap();
-    assert_eq!((last.version, last.state), (9999, SqliteMigrationState::Unknown));
+    assert_eq!(
+        (last.version, last.state),
+        (9999, SqliteMigrationState::Unknown)
+    );
 
     query(&store, |c| {
         c.execute("DELETE FROM schema_migrations WHERE version = 9999", [])?;
-        c.execute("UPDATE schema_migrations SET checksum = zeroblob(32) WHERE version = 2", [])
+        c.execute(
+            "UPDATE schema_migrations SET checksum = zeroblob(32) WHERE version = 2",
+            [],
+        )
     })
     .await;
-    assert!(matches!(store.migrate_up().await, Err(SqliteError::ModifiedMigration { version: 2, .. })));
-    assert_eq!(store.migration_status().await.unwrap()[1].state, SqliteMigrationState::Modified);
+    assert!(matches!(
+        store.migrate_up().await,
+        Err(SqliteError::ModifiedMigration { version: 2, .. })
+    ));
+    assert_eq!(
+        store.migration_status().await.unwrap()[1].state,
+        SqliteMigrationState::Modified
+    );
     assert_eq!(tables(&store).await.len(), 5, "refusals change nothing");
 }
 
