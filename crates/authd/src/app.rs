@@ -1,0 +1,429 @@
+//! The HTTP API of DESIGN section 5: state, router and handlers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use auth_core::{RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
+use crate::metrics::{Metrics, error_label, rejection_label};
+use crate::ratelimit::{RateLimited, RateLimits};
+
+/// Every route of the API, as matched (used as the `route` label of metrics).
+pub const ROUTES: [&str; 12] = [
+    "/v1/auth/register",
+    "/v1/auth/login",
+    "/v1/auth/refresh",
+    "/v1/auth/logout",
+    "/v1/auth/logout-all",
+    "/v1/auth/sessions",
+    "/v1/auth/sessions/{id}",
+    "/v1/auth/revoke",
+    "/v1/me",
+    "/.well-known/jwks.json",
+    "/healthz",
+    "/metrics",
+];
+
+/// What every handler shares: the token service, rate limiters and metrics.
+pub struct AppState<S> {
+    /// The token service.
+    pub service: TokenService<S>,
+    /// The rate limiters.
+    pub limits: Arc<RateLimits>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            limits: self.limits.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenStore> AuthState for AppState<S> {
+    type Store = S;
+
+    fn token_service(&self) -> &TokenService<S> {
+        &self.service
+    }
+
+    fn observe_authentication(&self, outcome: AuthOutcome<'_>) {
+        let label = match outcome {
+            AuthOutcome::Accepted => "success",
+            AuthOutcome::Missing => "missing",
+            AuthOutcome::Refused(auth_core::Error::InvalidToken(r)) => rejection_label(r),
+            AuthOutcome::Refused(e) => error_label(e),
+        };
+        self.metrics.authentication(label);
+    }
+}
+
+impl<S: TokenStore> AppState<S> {
+    /// State over a service, with limiters and fresh metrics.
+    pub fn new(service: TokenService<S>, limits: RateLimits) -> Self {
+        Self {
+            service,
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    fn limited(&self, refused: RateLimited) -> ApiError {
+        self.metrics.rate_limited(refused.limiter);
+        tracing::info!(
+            limiter = refused.limiter,
+            retry_after_ms = refused.retry_after.as_millis() as u64,
+            "rate limited"
+        );
+        ApiError::rate_limited(refused.retry_after)
+    }
+}
+
+/// The router of the API over `state`, with a body limit of `body_limit` bytes.
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so rate limits
+/// and sessions see client addresses.
+pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/v1/auth/register", post(register::<S>))
+        .route("/v1/auth/login", post(login::<S>))
+        .route("/v1/auth/refresh", post(refresh::<S>))
+        .route("/v1/auth/logout", post(logout::<S>))
+        .route("/v1/auth/logout-all", post(logout_all::<S>))
+        .route("/v1/auth/sessions", get(list_sessions::<S>))
+        .route("/v1/auth/sessions/{id}", delete(revoke_session::<S>))
+        .route("/v1/auth/revoke", post(revoke::<S>))
+        .route("/v1/me", get(me::<S>))
+        .route("/.well-known/jwks.json", get(jwks::<S>))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(render_metrics::<S>))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(metrics, observe))
+}
+
+fn static_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Records latency and status per route, and logs each request (never a header or body).
+async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = static_method(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|m| ROUTES.iter().copied().find(|r| *r == m.as_str()))
+        .unwrap_or("unmatched");
+    let response = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    metrics.request(method, route, status, elapsed.as_secs_f64());
+    tracing::info!(
+        method,
+        route,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct Registered {
+    user_id: UserId,
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: &'a str,
+    session_id: SessionId,
+}
+
+/// A token answer, never cached (RFC 6749 section 5.1).
+fn token_response(pair: &TokenPair) -> Response {
+    let body = TokenResponse {
+        access_token: &pair.access_token,
+        token_type: pair.token_type,
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token.expose(),
+        session_id: pair.session_id,
+    };
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn register<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    Body(body): Body<Credentials>,
+) -> Result<Response, ApiError> {
+    if let Err(refused) = state.limits.check_register(client.ip) {
+        state.metrics.registration("rate_limited");
+        return Err(state.limited(refused));
+    }
+    match state.service.register(&body.email, &body.password).await {
+        Ok(user_id) => {
+            state.metrics.registration("success");
+            tracing::info!(user = %user_id, "user registered");
+            Ok((StatusCode::CREATED, Json(Registered { user_id })).into_response())
+        }
+        Err(e) => {
+            state.metrics.registration(error_label(&e));
+            Err(e.into())
+        }
+    }
+}
+
+async fn login<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    Body(body): Body<Credentials>,
+) -> Result<Response, ApiError> {
+    let account = match auth_core::normalize_email(&body.email) {
+        Ok(email) => email,
+        Err(e) => {
+            state.metrics.login("invalid_request");
+            return Err(e.into());
+        }
+    };
+    if let Err(refused) = state.limits.check_login(client.ip, &account) {
+        state.metrics.login("rate_limited");
+        return Err(state.limited(refused));
+    }
+    match state.service.login(&account, &body.password, &client).await {
+        Ok(pair) => {
+            state.metrics.login("success");
+            tracing::info!(user = %pair.user_id, session = %pair.session_id, "login");
+            Ok(token_response(&pair))
+        }
+        Err(e) => {
+            state.metrics.login(error_label(&e));
+            if matches!(e, auth_core::Error::InvalidCredentials) {
+                tracing::info!(ip = ?client.ip, "login failed");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn refresh<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    Body(body): Body<RefreshBody>,
+) -> Result<Response, ApiError> {
+    if let Err(refused) = state.limits.check_refresh_ip(client.ip) {
+        state.metrics.refresh("rate_limited");
+        return Err(state.limited(refused));
+    }
+    if state.limits.limits_refresh_accounts()
+        && let Ok(token) = RefreshToken::parse(&body.refresh_token)
+    {
+        let owner = state
+            .service
+            .store()
+            .find_refresh_token(&token.hash())
+            .await
+            .map_err(|e| {
+                state.metrics.refresh("error");
+                ApiError::from(e)
+            })?;
+        if let Some(record) = owner
+            && let Err(refused) = state.limits.check_refresh_account(record.token.user_id)
+        {
+            state.metrics.refresh("rate_limited");
+            return Err(state.limited(refused));
+        }
+    }
+    match state.service.refresh(&body.refresh_token, &client).await {
+        Ok(pair) => {
+            state.metrics.refresh("success");
+            Ok(token_response(&pair))
+        }
+        Err(e) => {
+            state.metrics.refresh(error_label(&e));
+            Err(e.into())
+        }
+    }
+}
+
+async fn logout<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.service.logout(&auth, &client).await?;
+    tracing::info!(user = %auth.user_id, session = %auth.claims.sid, "logout");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_all<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    let sessions = state.service.logout_all(auth.user_id, &client).await?;
+    tracing::info!(user = %auth.user_id, sessions, "logout everywhere");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    id: SessionId,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    last_used_at: OffsetDateTime,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    current: bool,
+}
+
+async fn list_sessions<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    auth: Authenticated,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let sessions = state.service.list_sessions(auth.user_id).await?;
+    let current = auth.claims.sid;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                user_agent: s.user_agent,
+                ip: s.ip,
+                current: s.id == current,
+            })
+            .collect(),
+    ))
+}
+
+async fn revoke_session<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let session: SessionId = id.parse().map_err(|_| ApiError::not_found())?;
+    state
+        .service
+        .revoke_session(auth.user_id, session, &client)
+        .await?;
+    tracing::info!(user = %auth.user_id, session = %session, "session revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `token_type_hint` may be sent; it is not needed (the two token kinds cannot be
+/// confused) and, as serde ignores unknown fields, is not read.
+#[derive(Deserialize)]
+struct RevokeBody {
+    token: String,
+}
+
+/// RFC 7009: 200 whether or not the token was valid, known or already revoked.
+async fn revoke<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    ClientContext(client): ClientContext,
+    Body(body): Body<RevokeBody>,
+) -> Result<StatusCode, ApiError> {
+    state.service.revoke_token(&body.token, &client).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Serialize)]
+struct Me {
+    user_id: UserId,
+    email: Option<String>,
+}
+
+async fn me<S: TokenStore>(
+    State(state): State<AppState<S>>,
+    auth: Authenticated,
+) -> Result<Json<Me>, ApiError> {
+    let user = state
+        .service
+        .store()
+        .find_user(auth.user_id)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    Ok(Json(Me {
+        user_id: user.id,
+        email: user.email,
+    }))
+}
+
+async fn jwks<S: TokenStore>(State(state): State<AppState<S>>) -> Response {
+    let mut response = Json(state.service.keys().jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn render_metrics<S: TokenStore>(State(state): State<AppState<S>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,669 @@
+//! The command line: `serve` (the default) and the admin subcommands.
+#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::pin::pin;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use auth_core::{
+    AuditEvent, AuditKind, CleanupReport, Keyring, RefreshToken, SessionId, SigningAlgorithm,
+    TokenService, UserId,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Parser, Subcommand};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::net::TcpListener;
+
+use crate::backend::{Backend, DatabaseKind, redact};
+use crate::config::{LogFormat, Settings, SettingsArgs};
+use crate::keyfile::{generate_key_file, load_keyring};
+use crate::server::{app_state, build_service, serve, shutdown_signal};
+
+/// authd: JWT access tokens and rotating refresh tokens over SQLite, PostgreSQL or MySQL.
+///
+/// Every setting can also be given as an environment variable (AUTHD_...) or in a
+/// TOML file (--config); flags win over the environment, which wins over the file.
+#[derive(Debug, Parser)]
+#[command(name = "authd", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings shared by every subcommand.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply, revert or list database migrations.
+    Migrate {
+        /// up, down or status.
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Remove expired sessions, refresh tokens and revocation rows now.
+    Cleanup,
+    /// Manage signing keys.
+    Keys {
+        /// generate.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Manage users.
+    User {
+        /// create, disable or enable.
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// List or revoke a user's sessions.
+    Sessions {
+        /// list, revoke or revoke-all.
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
+    /// Inspect tokens.
+    Token {
+        /// inspect.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// `migrate` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the newest migrations.
+    Down {
+        /// How many to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlgorithm, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("`{s}` is not one of EdDSA, ES256, RS256, HS256, HS384, HS512"))
+}
+
+/// `keys` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Write a new key file (mode 0600) at --key-file, or with --rotate add a new
+    /// signing key to it (the old keys keep verifying until removed).
+    Generate {
+        /// Algorithm: EdDSA, ES256, RS256, HS256, HS384 or HS512.
+        #[arg(long, default_value = "EdDSA", value_parser = parse_alg)]
+        alg: SigningAlgorithm,
+        /// Key id [default: key-<unix seconds>]
+        #[arg(long)]
+        kid: Option<String>,
+        /// Add to an existing key file and make the new key the signing key.
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+/// `user` actions. USER is a numeric id or an email.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserAction {
+    /// Create a user; the password is read from stdin unless --password or
+    /// AUTHD_USER_PASSWORD gives it.
+    Create {
+        /// Email.
+        #[arg(long)]
+        email: String,
+        /// Password (visible to other local users in the process list; prefer stdin).
+        #[arg(long, env = "AUTHD_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Deactivate a user: no more logins or refreshes; access tokens stop working
+    /// in every revocation mode but stateless.
+    Disable {
+        /// Id or email.
+        user: String,
+    },
+    /// Reactivate a user.
+    Enable {
+        /// Id or email.
+        user: String,
+    },
+}
+
+/// `sessions` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionsAction {
+    /// List a user's active sessions.
+    List {
+        /// Id or email.
+        user: String,
+    },
+    /// Revoke one session (its refresh token and its access tokens).
+    Revoke {
+        /// Session id.
+        session: String,
+    },
+    /// Revoke every session of a user and invalidate all their access tokens.
+    RevokeAll {
+        /// Id or email.
+        user: String,
+    },
+}
+
+/// `token` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Decode a token, verify it with the keyring and the database, and print its
+    /// claims and the verdict (exit status 1 if it is not valid).
+    Inspect {
+        /// The token; read from stdin when absent or `-` (keeps it out of shell history).
+        token: Option<String>,
+    },
+}
+
+/// Sets up tracing on stderr in the given format.
+pub fn init_logging(format: LogFormat, filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let explicit_log = cli.settings.log.is_some();
+    let settings = match cli.settings.resolve() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Admin commands print results on stdout; their logs stay quiet unless asked for.
+    let filter = match command {
+        Command::Serve => settings.log.as_str(),
+        _ if explicit_log => settings.log.as_str(),
+        _ => "warn",
+    };
+    init_logging(settings.log_format, filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command with resolved settings.
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    if let Command::Keys { action } = &command {
+        return keys(action, &settings);
+    }
+    match DatabaseKind::of(&settings.database_url)? {
+        DatabaseKind::Sqlite => {
+            #[cfg(feature = "sqlite")]
+            return run_on::<auth_sqlite::SqliteTokenStore>(command, settings).await;
+            #[cfg(not(feature = "sqlite"))]
+            bail!("this authd was built without the `sqlite` feature");
+        }
+        DatabaseKind::Postgres => {
+            bail!("this authd was built without the `postgres` feature");
+        }
+        DatabaseKind::Mysql => {
+            bail!("this authd was built without the `mysql` feature");
+        }
+    }
+}
+
+fn keys(action: &KeysAction, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let KeysAction::Generate { alg, kid, rotate } = action;
+    let Some(path) = &settings.key_file else {
+        bail!("name the file: authd keys generate --key-file /etc/authd/keys.json");
+    };
+    let kid = kid
+        .clone()
+        .unwrap_or_else(|| format!("key-{}", OffsetDateTime::now_utc().unix_timestamp()));
+    let spec = generate_key_file(path, *alg, &kid, *rotate)?;
+    println!(
+        "wrote {} (mode 0600): signing key `{}` ({alg:?}), {} key(s) in all",
+        path.display(),
+        spec.active,
+        spec.keys.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A keyring for commands that never sign or verify (the service needs one).
+fn throwaway_keyring() -> anyhow::Result<Keyring> {
+    Keyring::generate("cli", SigningAlgorithm::HS256).context("generating a throwaway key")
+}
+
+async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let store = B::connect(&settings.database_url).await.with_context(|| {
+        format!(
+            "connecting to {} at {}",
+            B::NAME,
+            redact(&settings.database_url)
+        )
+    })?;
+    if let Command::Migrate { action } = &command {
+        return migrate(&store, action).await;
+    }
+    if settings.auto_migrate {
+        let applied = store.migrate_up().await?;
+        if !applied.is_empty() {
+            tracing::info!(backend = B::NAME, ?applied, "applied migrations");
+        }
+    }
+    match command {
+        Command::Serve => {
+            let keys = load_keyring(&settings)?;
+            let service = build_service(store, keys, &settings)?;
+            let listener = TcpListener::bind(settings.bind)
+                .await
+                .with_context(|| format!("binding {}", settings.bind))?;
+            tracing::info!(backend = B::NAME, database = %redact(&settings.database_url), "database ready");
+            serve(
+                app_state(service, &settings),
+                &settings,
+                listener,
+                shutdown_signal(),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            action: TokenAction::Inspect { token },
+        } => {
+            let service = build_service(store, load_keyring(&settings)?, &settings)?;
+            inspect(&service, token).await
+        }
+        other => {
+            let service = build_service(store, throwaway_keyring()?, &settings)?;
+            admin(&service, other, &settings).await
+        }
+    }
+}
+
+async fn migrate<B: Backend>(store: &B, action: &MigrateAction) -> anyhow::Result<ExitCode> {
+    match action {
+        MigrateAction::Up => {
+            let applied = store.migrate_up().await?;
+            if applied.is_empty() {
+                println!("{}: schema is up to date", B::NAME);
+            } else {
+                println!("{}: applied {}", B::NAME, applied.join(", "));
+            }
+        }
+        MigrateAction::Down { steps } => {
+            let reverted = store.migrate_down(*steps).await?;
+            if reverted.is_empty() {
+                println!("{}: nothing to revert", B::NAME);
+            } else {
+                println!("{}: reverted {}", B::NAME, reverted.join(", "));
+            }
+        }
+        MigrateAction::Status => {
+            println!("{:<16} {:<9} {:<26} name", "version", "state", "applied_at");
+            for m in store.migration_status().await? {
+                println!(
+                    "{:<16} {:<9} {:<26} {}",
+                    m.version,
+                    m.state,
+                    fmt_opt_time(m.applied_at),
+                    m.name
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn fmt_opt_time(t: Option<OffsetDateTime>) -> String {
+    t.map_or_else(|| "-".to_owned(), fmt_time)
+}
+
+async fn resolve_user<B: Backend>(service: &TokenService<B>, user: &str) -> anyhow::Result<UserId> {
+    if let Ok(id) = user.parse::<i64>() {
+        return Ok(UserId(id));
+    }
+    let email = auth_core::normalize_email(user)?;
+    match service.store().find_user_by_email(&email).await? {
+        Some(u) => Ok(u.id),
+        None => bail!("no user with email {email}"),
+    }
+}
+
+fn read_secret(prompt: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn admin<B: Backend>(
+    service: &TokenService<B>,
+    command: Command,
+    settings: &Settings,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Cleanup => cleanup(service, settings).await?,
+        Command::User {
+            action: UserAction::Create { email, password },
+        } => {
+            let password = match password {
+                Some(p) => p,
+                None => read_secret("password: ")?,
+            };
+            let id = service
+                .register(&email, &password)
+                .await
+                .context("creating the user")?;
+            println!(
+                "created user {id} <{}>",
+                auth_core::normalize_email(&email)?
+            );
+        }
+        Command::User {
+            action: UserAction::Disable { user },
+        } => set_active(service, &user, false).await?,
+        Command::User {
+            action: UserAction::Enable { user },
+        } => set_active(service, &user, true).await?,
+        Command::Sessions {
+            action: SessionsAction::List { user },
+        } => {
+            let id = resolve_user(service, &user).await?;
+            let sessions = service.list_sessions(id).await?;
+            println!(
+                "{:<36}  {:<25}  {:<25}  {:<25}  {:<15}  user_agent",
+                "session", "created_at", "last_used_at", "expires_at", "ip"
+            );
+            for s in &sessions {
+                println!(
+                    "{:<36}  {:<25}  {:<25}  {:<25}  {:<15}  {}",
+                    s.id,
+                    fmt_time(s.created_at),
+                    fmt_time(s.last_used_at),
+                    fmt_time(s.expires_at),
+                    s.ip.as_deref().unwrap_or("-"),
+                    s.user_agent.as_deref().unwrap_or("-")
+                );
+            }
+            println!("{} active session(s) of user {id}", sessions.len());
+        }
+        Command::Sessions {
+            action: SessionsAction::Revoke { session },
+        } => {
+            let sid: SessionId = session.parse().context("not a session id")?;
+            let Some(live) = service.store().live_refresh_token_of_session(sid).await? else {
+                bail!("session {sid} is not active");
+            };
+            service
+                .revoke_session(live.token.user_id, sid, &Default::default())
+                .await?;
+            println!("revoked session {sid} of user {}", live.token.user_id);
+        }
+        Command::Sessions {
+            action: SessionsAction::RevokeAll { user },
+        } => {
+            let id = resolve_user(service, &user).await?;
+            let n = service.logout_all(id, &Default::default()).await?;
+            println!("revoked {n} session(s) of user {id}; their access tokens no longer work");
+        }
+        Command::Serve | Command::Migrate { .. } | Command::Keys { .. } | Command::Token { .. } => {
+            bail!("not an admin command")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_active<B: Backend>(
+    service: &TokenService<B>,
+    user: &str,
+    active: bool,
+) -> anyhow::Result<()> {
+    let id = resolve_user(service, user).await?;
+    if !service.set_user_active(id, active).await? {
+        bail!("no user {id}");
+    }
+    println!("user {id} {}", if active { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+/// Age slices of a cleanup run, oldest first: each round removes what had expired
+/// that long before now, so a large backlog is removed, and reported, in steps.
+const CLEANUP_ROUNDS: [(&str, i64); 6] = [
+    ("older than 365 days", 365 * 86_400),
+    ("older than 90 days", 90 * 86_400),
+    ("older than 30 days", 30 * 86_400),
+    ("older than 7 days", 7 * 86_400),
+    ("older than 1 day", 86_400),
+    ("all expired", 0),
+];
+
+async fn cleanup<B: Backend>(service: &TokenService<B>, settings: &Settings) -> anyhow::Result<()> {
+    let policy = settings.cleanup;
+    let now = service.now();
+    let started = std::time::Instant::now();
+    println!(
+        "cleanup: retention {} days, batches of {} rows",
+        policy.retention.whole_days(),
+        policy.batch_size
+    );
+    let mut total = CleanupReport::default();
+    for (i, (label, age)) in CLEANUP_ROUNDS.iter().enumerate() {
+        let at = now - time::Duration::seconds(*age);
+        let mut round = pin!(service.store().cleanup(&policy, at));
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(5),
+        );
+        let report = loop {
+            tokio::select! {
+                r = &mut round => break r?,
+                _ = ticker.tick() => eprintln!("  round {}: still deleting ({}s)", i + 1, started.elapsed().as_secs()),
+            }
+        };
+        total.refresh_tokens += report.refresh_tokens;
+        total.revoked_tokens += report.revoked_tokens;
+        total.access_tokens += report.access_tokens;
+        println!(
+            "round {}/{} ({label}): refresh_tokens={} revoked_tokens={} access_tokens={}",
+            i + 1,
+            CLEANUP_ROUNDS.len(),
+            report.refresh_tokens,
+            report.revoked_tokens,
+            report.access_tokens
+        );
+    }
+    let event = AuditEvent {
+        kind: AuditKind::Cleanup,
+        user_id: None,
+        session_id: None,
+        ip: None,
+        user_agent: None,
+        details: serde_json::to_value(total)?,
+        at: now,
+    };
+    service.store().append_audit(&event).await?;
+    println!(
+        "removed {} rows in {:.1}s: refresh_tokens={} revoked_tokens={} access_tokens={}",
+        total.total(),
+        started.elapsed().as_secs_f64(),
+        total.refresh_tokens,
+        total.revoked_tokens,
+        total.access_tokens
+    );
+    Ok(())
+}
+
+fn decode_json_part(part: &str) -> Option<serde_json::Value> {
+    if part.len() > 16 * 1024 {
+        return None;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+async fn inspect<B: Backend>(
+    service: &TokenService<B>,
+    token: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let token = match token {
+        Some(t) if t != "-" => t,
+        _ => read_secret("token: ")?,
+    };
+    let token = token.trim();
+    if RefreshToken::parse(token).is_ok() {
+        return inspect_refresh(service, token).await;
+    }
+    let mut parts = token.split('.');
+    let (header, claims) = (
+        parts.next().and_then(decode_json_part),
+        parts.next().and_then(decode_json_part),
+    );
+    match (&header, &claims) {
+        (Some(h), Some(c)) => {
+            println!("kind:    access token (JWT)");
+            println!("header:  {h}");
+            println!("claims:  {}", serde_json::to_string_pretty(c)?);
+            for (name, label) in [
+                ("iat", "issued:"),
+                ("nbf", "valid from:"),
+                ("exp", "expires:"),
+            ] {
+                if let Some(t) = c
+                    .get(name)
+                    .and_then(|v| v.as_i64())
+                    .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                {
+                    println!("{label:<8} {}", fmt_time(t));
+                }
+            }
+        }
+        _ => println!("kind:    not a JWT nor a refresh token"),
+    }
+    match service.authenticate(token).await {
+        Ok(auth) => {
+            println!(
+                "verdict: VALID (user {}, session {}, kid {})",
+                auth.user_id,
+                auth.claims.sid,
+                key_id(&header)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(auth_core::Error::InvalidToken(rejection)) => {
+            println!("verdict: INVALID ({rejection})");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e).context("checking the token"),
+    }
+}
+
+fn key_id(header: &Option<serde_json::Value>) -> String {
+    header
+        .as_ref()
+        .and_then(|h| h.get("kid"))
+        .and_then(|k| k.as_str())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+async fn inspect_refresh<B: Backend>(
+    service: &TokenService<B>,
+    token: &str,
+) -> anyhow::Result<ExitCode> {
+    println!("kind:    refresh token (opaque; stored only as its SHA-256)");
+    let hash = RefreshToken::parse(token)
+        .map_err(auth_core::Error::from)?
+        .hash();
+    let Some(rec) = service.store().find_refresh_token(&hash).await? else {
+        println!("verdict: INVALID (unknown refresh token)");
+        return Ok(ExitCode::from(1));
+    };
+    let t = &rec.token;
+    println!("user:    {}", t.user_id);
+    println!(
+        "session: {} (created {}, ends {})",
+        t.session_id,
+        fmt_time(t.session_created_at),
+        fmt_time(t.session_expires_at)
+    );
+    println!(
+        "token:   generation {}, issued {}, expires {}",
+        t.generation,
+        fmt_time(t.issued_at),
+        fmt_time(t.expires_at)
+    );
+    let now = service.now();
+    let verdict = if let Some(at) = rec.revoked_at {
+        format!(
+            "INVALID (session revoked {} : {})",
+            fmt_time(at),
+            rec.revoke_reason.as_deref().unwrap_or("-")
+        )
+    } else if let Some(at) = rec.rotated_at {
+        format!(
+            "INVALID (rotated {}; presenting it again is treated as theft)",
+            fmt_time(at)
+        )
+    } else if now >= t.expires_at || now >= t.session_expires_at {
+        "INVALID (expired)".to_owned()
+    } else if service
+        .config()
+        .idle_timeout
+        .is_some_and(|idle| now >= t.issued_at + idle)
+    {
+        "INVALID (session idle too long)".to_owned()
+    } else {
+        "VALID (live)".to_owned()
+    };
+    println!("verdict: {verdict}");
+    Ok(if verdict.starts_with("VALID") {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,209 @@
+//! HTTP errors: `{error, error_description}` JSON, never a token, never a stack trace.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The `WWW-Authenticate` value of every 401 that is about a bad bearer token.
+pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="authd", error="invalid_token""#;
+/// The `WWW-Authenticate` value of a 401 without a bearer token (RFC 6750 section 3.1).
+pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+
+/// An error answer of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: Cow<'static, str>,
+    challenge: Option<&'static str>,
+    retry_after: Option<Duration>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    /// An error with a status, an OAuth-style code and a description.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// 401 `invalid_token` with `WWW-Authenticate: Bearer error="invalid_token"`.
+    pub fn invalid_token() -> Self {
+        Self {
+            challenge: Some(INVALID_TOKEN_CHALLENGE),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is invalid, expired or revoked",
+            )
+        }
+    }
+
+    /// 401 for a request without a bearer token.
+    pub fn missing_token() -> Self {
+        Self {
+            challenge: Some(BEARER_CHALLENGE),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a bearer access token is required",
+            )
+        }
+    }
+
+    /// 400 `invalid_grant`: any refused refresh token.
+    pub fn invalid_grant() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the refresh token is invalid, expired or revoked",
+        )
+    }
+
+    /// 401 `invalid_credentials`: wrong email or password, or a disabled account; never which.
+    pub fn invalid_credentials() -> Self {
+        Self {
+            challenge: Some(BEARER_CHALLENGE),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong email or password",
+            )
+        }
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 413: the body is larger than the limit.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "request body too large",
+        )
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry later",
+            )
+        }
+    }
+
+    /// 500 without details (they go to the log).
+    pub fn server_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `error` code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<auth_core::Error> for ApiError {
+    fn from(err: auth_core::Error) -> Self {
+        use auth_core::Error as E;
+        match err {
+            E::InvalidToken(rejection) => {
+                tracing::debug!(%rejection, "access token refused");
+                ApiError::invalid_token()
+            }
+            E::InvalidGrant(rejection) => {
+                tracing::info!(%rejection, "refresh token refused");
+                ApiError::invalid_grant()
+            }
+            E::InvalidCredentials => ApiError::invalid_credentials(),
+            E::InvalidInput { field, reason } => {
+                ApiError::invalid_request(format!("{field}: {reason}"))
+            }
+            E::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "this email is already registered",
+            ),
+            E::NotFound => ApiError::not_found(),
+            other => {
+                tracing::error!(error = %ErrorChain(&other), "request failed");
+                ApiError::server_error()
+            }
+        }
+    }
+}
+
+/// Displays an error with its sources, `a: b: c`.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: self.code,
+            error_description: &self.description,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}

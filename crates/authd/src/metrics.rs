@@ -1,0 +1,334 @@
+//! Prometheus metrics, hand-rolled: labelled counters and one latency histogram.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use auth_core::{CleanupReport, TokenRejection};
+
+/// Upper bounds (seconds) of the request-latency histogram buckets.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Labelled(Mutex<BTreeMap<&'static str, u64>>);
+
+impl Labelled {
+    fn inc(&self, label: &'static str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(label)
+            .or_default() += 1;
+    }
+    fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The service's counters. Labels come from fixed sets (results, matched routes), so
+/// the number of series is bounded.
+#[derive(Default)]
+pub struct Metrics {
+    logins: Labelled,
+    refreshes: Labelled,
+    registrations: Labelled,
+    authentications: Labelled,
+    rate_limited: Labelled,
+    reuse_attacks: AtomicU64,
+    cleanup_runs: AtomicU64,
+    cleanup_refresh_tokens: AtomicU64,
+    cleanup_revoked_tokens: AtomicU64,
+    cleanup_access_tokens: AtomicU64,
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    latency: Mutex<BTreeMap<(String, &'static str), Histogram>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// The label of an access-token rejection.
+pub(crate) fn rejection_label(r: &TokenRejection) -> &'static str {
+    match r {
+        TokenRejection::TooLarge => "too_large",
+        TokenRejection::Malformed => "malformed",
+        TokenRejection::AlgorithmNotAllowed => "algorithm_not_allowed",
+        TokenRejection::UnknownKey => "unknown_key",
+        TokenRejection::ForbiddenHeader => "forbidden_header",
+        TokenRejection::WrongType => "wrong_type",
+        TokenRejection::BadSignature => "bad_signature",
+        TokenRejection::InvalidClaim(_) => "invalid_claim",
+        TokenRejection::Expired => "expired",
+        TokenRejection::NotYetValid => "not_yet_valid",
+        TokenRejection::IssuedInFuture => "issued_in_future",
+        TokenRejection::LifetimeTooLong => "lifetime_too_long",
+        TokenRejection::WrongIssuer => "wrong_issuer",
+        TokenRejection::WrongAudience => "wrong_audience",
+        TokenRejection::Revoked => "revoked",
+        TokenRejection::SessionRevoked => "session_revoked",
+        TokenRejection::UserInactive => "user_inactive",
+        TokenRejection::IssuedBeforeValidAfter => "issued_before_valid_after",
+        TokenRejection::NotAllowed => "not_allowed",
+        _ => "other",
+    }
+}
+
+/// The result label of an operation that failed with `err`.
+pub(crate) fn error_label(err: &auth_core::Error) -> &'static str {
+    use auth_core::{Error as E, RefreshRejection as R};
+    match err {
+        E::InvalidToken(r) => rejection_label(r),
+        E::InvalidGrant(R::Reused) => "reuse_detected",
+        E::InvalidGrant(_) => "invalid_grant",
+        E::InvalidCredentials => "invalid_credentials",
+        E::InvalidInput { .. } => "invalid_request",
+        E::EmailTaken => "email_taken",
+        E::NotFound => "not_found",
+        _ => "error",
+    }
+}
+
+impl Metrics {
+    /// Counts a login attempt by result (`success`, `invalid_credentials`, `rate_limited`, ...).
+    pub fn login(&self, result: &'static str) {
+        self.logins.inc(result);
+    }
+
+    /// Counts a refresh by result; `reuse_detected` also counts a reuse attack.
+    pub fn refresh(&self, result: &'static str) {
+        self.refreshes.inc(result);
+        if result == "reuse_detected" {
+            self.reuse_attacks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a registration by result.
+    pub fn registration(&self, result: &'static str) {
+        self.registrations.inc(result);
+    }
+
+    /// Counts a bearer-token authentication by result (`success` or the rejection).
+    pub fn authentication(&self, result: &'static str) {
+        self.authentications.inc(result);
+    }
+
+    /// Counts a request refused by a rate limiter.
+    pub fn rate_limited(&self, limiter: &'static str) {
+        self.rate_limited.inc(limiter);
+    }
+
+    /// Adds a cleanup run's counts.
+    pub fn cleanup(&self, report: &CleanupReport) {
+        self.cleanup_runs.fetch_add(1, Ordering::Relaxed);
+        self.cleanup_refresh_tokens
+            .fetch_add(report.refresh_tokens, Ordering::Relaxed);
+        self.cleanup_revoked_tokens
+            .fetch_add(report.revoked_tokens, Ordering::Relaxed);
+        self.cleanup_access_tokens
+            .fetch_add(report.access_tokens, Ordering::Relaxed);
+    }
+
+    /// Records one finished request.
+    pub fn request(&self, method: &str, route: &'static str, status: u16, seconds: f64) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((method.to_owned(), route, status))
+            .or_default() += 1;
+        let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let h = latency.entry((method.to_owned(), route)).or_default();
+        h.count += 1;
+        h.sum += seconds;
+        for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut labelled = |name: &str, help: &str, label: &str, counter: &Labelled| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (value, n) in counter.snapshot() {
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
+        };
+        labelled(
+            "authd_logins_total",
+            "Login attempts by result.",
+            "result",
+            &self.logins,
+        );
+        labelled(
+            "authd_refreshes_total",
+            "Refresh-token exchanges by result.",
+            "result",
+            &self.refreshes,
+        );
+        labelled(
+            "authd_registrations_total",
+            "Registrations by result.",
+            "result",
+            &self.registrations,
+        );
+        labelled(
+            "authd_authentications_total",
+            "Bearer-token authentications by result.",
+            "result",
+            &self.authentications,
+        );
+        labelled(
+            "authd_rate_limited_total",
+            "Requests refused by a rate limiter.",
+            "limiter",
+            &self.rate_limited,
+        );
+
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        counter(
+            "authd_reuse_attacks_total",
+            "Rotated refresh tokens presented again (sessions revoked).",
+            self.reuse_attacks.load(Ordering::Relaxed),
+        );
+        counter(
+            "authd_cleanup_runs_total",
+            "Cleanup runs.",
+            self.cleanup_runs.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP authd_cleanup_rows_total Rows removed by cleanup.\n# TYPE authd_cleanup_rows_total counter"
+        );
+        for (table, v) in [
+            ("refresh_tokens", &self.cleanup_refresh_tokens),
+            ("revoked_tokens", &self.cleanup_revoked_tokens),
+            ("access_tokens", &self.cleanup_access_tokens),
+        ] {
+            let _ = writeln!(
+                out,
+                "authd_cleanup_rows_total{{table=\"{table}\"}} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "# HELP authd_http_requests_total HTTP requests by method, route and status.\n\
+             # TYPE authd_http_requests_total counter"
+        );
+        for ((method, route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "authd_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP authd_http_request_duration_seconds HTTP request latency.\n\
+             # TYPE authd_http_request_duration_seconds histogram"
+        );
+        for ((method, route), h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (bound, n) in BUCKETS.iter().zip(h.buckets) {
+                let _ = writeln!(
+                    out,
+                    "authd_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "authd_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "authd_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "authd_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        if let Some(rss) = resident_memory_bytes() {
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+                 # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+            );
+        }
+        out
+    }
+}
+
+/// The process's resident set size, from /proc (Linux only).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.login("success");
+        m.login("success");
+        m.refresh("reuse_detected");
+        m.request("GET", "/v1/me", 200, 0.003);
+        m.request("GET", "/v1/me", 401, 2.0);
+        let text = m.render();
+        assert!(
+            text.contains("authd_logins_total{result=\"success\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("authd_reuse_attacks_total 1"));
+        assert!(text.contains(
+            "authd_http_requests_total{method=\"GET\",route=\"/v1/me\",status=\"401\"} 1"
+        ));
+        assert!(text.contains(
+            "authd_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/me\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "authd_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/me\",le=\"2.5\"} 2"
+        ));
+        assert!(text.contains(
+            "authd_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/me\"} 2"
+        ));
+    }
+}

@@ -1,0 +1,41 @@
+//! End-to-end tests: authd on a free port over a fresh database, spoken to with real
+//! HTTP (reqwest). The scenarios are written once and run on every backend built in.
+
+mod harness;
+mod scenarios;
+
+macro_rules! e2e_tests {
+    ($db:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                crate::scenarios::$name::<$db>().await;
+            }
+        )*
+    };
+}
+
+macro_rules! all_scenarios {
+    ($db:ty) => {
+        e2e_tests!($db;
+            register_login_me,
+            refresh_rotates_and_reuse_revokes_the_session,
+            logout_stops_the_access_token,
+            logout_all_ends_every_session,
+            sessions_list_and_revoke,
+            rfc7009_revoke,
+            jwks_verifies_the_issued_token,
+            malformed_and_oversized_bodies_write_nothing,
+            burst_of_bad_logins_is_rate_limited,
+            refresh_is_rate_limited_per_account,
+            metrics_health_and_unknown_routes,
+            background_cleanup_runs,
+            extractor_protects_another_service,
+        );
+    };
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    all_scenarios!(crate::harness::sqlite::SqliteDb);
+}
