@@ -73,11 +73,24 @@ pub async fn postgres_url() -> (String, Source) {
             match container {
                 Ok(c) => {
                     let port = c.get_host_port_ipv4(5432).await.unwrap_or_else(|e| {
-                        fail("PostgreSQL", "AUTH_TEST_POSTGRES_URL", "127.0.0.1:5432", &e.to_string())
+                        fail(
+                            "PostgreSQL",
+                            "AUTH_TEST_POSTGRES_URL",
+                            "127.0.0.1:5432",
+                            &e.to_string(),
+                        )
                     });
-                    (format!("postgres://postgres@127.0.0.1:{port}/postgres"), Source::Container)
+                    (
+                        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                        Source::Container,
+                    )
                 }
-                Err(e) => fail("PostgreSQL", "AUTH_TEST_POSTGRES_URL", "127.0.0.1:5432", &e.to_string()),
+                Err(e) => fail(
+                    "PostgreSQL",
+                    "AUTH_TEST_POSTGRES_URL",
+                    "127.0.0.1:5432",
+                    &e.to_string(),
+                ),
             }
         })
         .await
@@ -97,17 +110,33 @@ pub async fn mysql_url() -> (String, Source) {
             }
             let container = MYSQL_CONTAINER
                 .get_or_try_init(|| async {
-                    testcontainers_modules::mysql::Mysql::default().with_tag("8.4").start().await
+                    testcontainers_modules::mysql::Mysql::default()
+                        .with_tag("8.4")
+                        .start()
+                        .await
                 })
                 .await;
             match container {
                 Ok(c) => {
                     let port = c.get_host_port_ipv4(3306).await.unwrap_or_else(|e| {
-                        fail("MySQL", "AUTH_TEST_MYSQL_URL", "127.0.0.1:3306", &e.to_string())
+                        fail(
+                            "MySQL",
+                            "AUTH_TEST_MYSQL_URL",
+                            "127.0.0.1:3306",
+                            &e.to_string(),
+                        )
                     });
-                    (format!("mysql://root@127.0.0.1:{port}/test"), Source::Container)
+                    (
+                        format!("mysql://root@127.0.0.1:{port}/test"),
+                        Source::Container,
+                    )
                 }
-                Err(e) => fail("MySQL", "AUTH_TEST_MYSQL_URL", "127.0.0.1:3306", &e.to_string()),
+                Err(e) => fail(
+                    "MySQL",
+                    "AUTH_TEST_MYSQL_URL",
+                    "127.0.0.1:3306",
+                    &e.to_string(),
+                ),
             }
         })
         .await

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
     AccessTokenStore, AuditKind, AuditLog, CleanupPolicy, ClientInfo, Error, Keyring, KeyringSpec,
-    ManualClock, PasswordPolicy, RefreshRejection, RefreshToken, RefreshTokenStore, RevocationCursor,
-    RevocationMode, SigningAlgorithm, TokenPair, TokenRejection, TokenService, TokenServiceConfig, TokenStore,
-    UserDirectory, UserId,
+    ManualClock, PasswordPolicy, RefreshRejection, RefreshToken, RefreshTokenStore,
+    RevocationCursor, RevocationMode, SigningAlgorithm, TokenPair, TokenRejection, TokenService,
+    TokenServiceConfig, TokenStore, UserDirectory, UserId,
 };
 use serde_json::json;
 
@@ -39,7 +39,10 @@ fn keyring_spec() -> KeyringSpec {
 pub fn config(mode: RevocationMode) -> TokenServiceConfig {
     let mut cfg = TokenServiceConfig::new(ISSUER, AUDIENCE);
     cfg.revocation_mode = mode;
-    cfg.password = PasswordPolicy { pbkdf2_rounds: 1_000, ..PasswordPolicy::default() };
+    cfg.password = PasswordPolicy {
+        pbkdf2_rounds: 1_000,
+        ..PasswordPolicy::default()
+    };
     cfg
 }
 
@@ -53,7 +56,10 @@ fn fixture<S: TokenStore>(store: S, cfg: TokenServiceConfig) -> Fixture<S> {
     let clock = clock();
     let spec = keyring_spec();
     let keys = Keyring::from_spec(&spec).expect("keyring");
-    let svc = TokenService::builder(store, keys, cfg).clock(clock.clone()).build().expect("service");
+    let svc = TokenService::builder(store, keys, cfg)
+        .clock(clock.clone())
+        .build()
+        .expect("service");
     Fixture { svc, clock, spec }
 }
 
@@ -72,16 +78,25 @@ impl<S: TokenStore> Fixture<S> {
     }
 
     async fn login(&self, email: &str) -> TokenPair {
-        self.svc.login(email, PASSWORD, &client()).await.expect("login")
+        self.svc
+            .login(email, PASSWORD, &client())
+            .await
+            .expect("login")
     }
 }
 
 fn client() -> ClientInfo {
-    ClientInfo { ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))), user_agent: Some("conformance/1.0".into()) }
+    ClientInfo {
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))),
+        user_agent: Some("conformance/1.0".into()),
+    }
 }
 
 #[track_caller]
-fn assert_token_rejected<T: std::fmt::Debug>(result: auth_core::Result<T>, expected: TokenRejection) {
+fn assert_token_rejected<T: std::fmt::Debug>(
+    result: auth_core::Result<T>,
+    expected: TokenRejection,
+) {
     match result {
         Err(Error::InvalidToken(r)) => assert_eq!(r, expected),
         other => panic!("expected InvalidToken({expected:?}), got {other:?}"),
@@ -89,7 +104,10 @@ fn assert_token_rejected<T: std::fmt::Debug>(result: auth_core::Result<T>, expec
 }
 
 #[track_caller]
-fn assert_grant_rejected<T: std::fmt::Debug>(result: auth_core::Result<T>, expected: RefreshRejection) {
+fn assert_grant_rejected<T: std::fmt::Debug>(
+    result: auth_core::Result<T>,
+    expected: RefreshRejection,
+) {
     match result {
         Err(Error::InvalidGrant(r)) => assert_eq!(r, expected),
         other => panic!("expected InvalidGrant({expected:?}), got {other:?}"),
@@ -118,14 +136,21 @@ pub async fn authenticate_stateless<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Stateless));
     let uid = f.user("stateless@example.com").await;
     let pair = f.login("stateless@example.com").await;
-    let auth = f.svc.authenticate(&pair.access_token).await.expect("authenticates");
+    let auth = f
+        .svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("authenticates");
     assert_eq!(auth.user_id, uid);
     assert_eq!(auth.claims.sid, pair.session_id);
     assert_eq!(auth.claims.iss, ISSUER);
     assert_eq!(auth.claims.exp - auth.claims.iat, 15 * 60);
     assert_eq!(auth.claims.jti.len(), 32);
     assert!(f.svc.set_user_active(uid, false).await.unwrap());
-    f.svc.authenticate(&pair.access_token).await.expect("stateless ignores user state");
+    f.svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("stateless ignores user state");
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 1);
     assert_eq!(db.count_rows(Table::AccessTokens).await, 0);
 }
@@ -136,20 +161,43 @@ pub async fn authenticate_user_state<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::UserState));
     let uid = f.user("state@example.com").await;
     let pair = f.login("state@example.com").await;
-    f.svc.authenticate(&pair.access_token).await.expect("active user");
+    f.svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("active user");
     f.svc.set_user_active(uid, false).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::UserInactive);
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::UserInactive,
+    );
     let stored = f.svc.store().find_user(uid).await.unwrap().unwrap();
     assert!(!stored.is_active);
     f.svc.set_user_active(uid, true).await.unwrap();
-    f.svc.authenticate(&pair.access_token).await.expect("reactivated");
+    f.svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("reactivated");
     f.clock.advance(Duration::milliseconds(300));
     f.svc.logout_all(uid, &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::IssuedBeforeValidAfter);
-    let tva = f.svc.store().find_user(uid).await.unwrap().unwrap().tokens_valid_after.expect("tva set");
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::IssuedBeforeValidAfter,
+    );
+    let tva = f
+        .svc
+        .store()
+        .find_user(uid)
+        .await
+        .unwrap()
+        .unwrap()
+        .tokens_valid_after
+        .expect("tva set");
     assert!(tva >= f.clock_now());
     let fresh = f.login("state@example.com").await;
-    f.svc.authenticate(&fresh.access_token).await.expect("token issued after logout-all in the same second");
+    f.svc
+        .authenticate(&fresh.access_token)
+        .await
+        .expect("token issued after logout-all in the same second");
 }
 
 impl<S: TokenStore> Fixture<S> {
@@ -167,27 +215,68 @@ pub async fn denylist_by_jti_and_session<D: TestDatabase>(db: &D) {
     let pair = f.login("deny@example.com").await;
     let auth = f.svc.authenticate(&pair.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::Revoked);
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::Revoked,
+    );
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
     // Revoking twice writes nothing more.
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
 
-    let next = f.svc.refresh(pair.refresh_token.expose(), &client()).await.unwrap();
-    f.svc.authenticate(&next.access_token).await.expect("another token of the session");
+    let next = f
+        .svc
+        .refresh(pair.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    f.svc
+        .authenticate(&next.access_token)
+        .await
+        .expect("another token of the session");
     let other = f.login("deny@example.com").await;
-    f.svc.revoke_session(next.user_id, next.session_id, &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&next.access_token).await, TokenRejection::SessionRevoked);
-    f.svc.authenticate(&other.access_token).await.expect("the other session is untouched");
+    f.svc
+        .revoke_session(next.user_id, next.session_id, &client())
+        .await
+        .unwrap();
+    assert_token_rejected(
+        f.svc.authenticate(&next.access_token).await,
+        TokenRejection::SessionRevoked,
+    );
+    f.svc
+        .authenticate(&other.access_token)
+        .await
+        .expect("the other session is untouched");
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 2);
 
-    let events = f.svc.store().revocation_events(&RevocationCursor::default(), 100).await.unwrap();
+    let events = f
+        .svc
+        .store()
+        .revocation_events(&RevocationCursor::default(), 100)
+        .await
+        .unwrap();
     assert_eq!(events.len(), 2);
     assert!(events[0].id < events[1].id);
-    assert_eq!(events[0].item, auth_core::RevokedItem::Token(auth.claims.jti.clone()));
-    assert_eq!(events[1].item, auth_core::RevokedItem::Session(next.session_id));
-    let after = RevocationCursor { after_id: events[0].id, recheck_since: None };
-    assert_eq!(f.svc.store().revocation_events(&after, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        events[0].item,
+        auth_core::RevokedItem::Token(auth.claims.jti.clone())
+    );
+    assert_eq!(
+        events[1].item,
+        auth_core::RevokedItem::Session(next.session_id)
+    );
+    let after = RevocationCursor {
+        after_id: events[0].id,
+        recheck_since: None,
+    };
+    assert_eq!(
+        f.svc
+            .store()
+            .revocation_events(&after, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Allowlist mode: issued tokens are registered; an unregistered but validly signed
@@ -197,26 +286,67 @@ pub async fn allowlist_register_and_disable<D: TestDatabase>(db: &D) {
     let uid = f.user("allow@example.com").await;
     let pair = f.login("allow@example.com").await;
     assert_eq!(db.count_rows(Table::AccessTokens).await, 1);
-    let entry = f.svc.store().find_access_token(&pair.jti).await.unwrap().expect("registered");
+    let entry = f
+        .svc
+        .store()
+        .find_access_token(&pair.jti)
+        .await
+        .unwrap()
+        .expect("registered");
     assert_eq!(entry.user_id, uid);
     assert_eq!(entry.session_id, pair.session_id);
     assert!(!entry.disabled);
-    let auth = f.svc.authenticate(&pair.access_token).await.expect("registered token");
+    let auth = f
+        .svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("registered token");
 
     let stateless = f.sibling(config(RevocationMode::Stateless));
-    let unregistered = stateless.login("allow@example.com", PASSWORD, &client()).await.unwrap();
+    let unregistered = stateless
+        .login("allow@example.com", PASSWORD, &client())
+        .await
+        .unwrap();
     assert_eq!(db.count_rows(Table::AccessTokens).await, 1);
-    assert_token_rejected(f.svc.authenticate(&unregistered.access_token).await, TokenRejection::NotAllowed);
+    assert_token_rejected(
+        f.svc.authenticate(&unregistered.access_token).await,
+        TokenRejection::NotAllowed,
+    );
 
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
-    assert!(f.svc.store().find_access_token(&pair.jti).await.unwrap().unwrap().disabled);
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::NotAllowed);
+    assert!(
+        f.svc
+            .store()
+            .find_access_token(&pair.jti)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::NotAllowed,
+    );
 
     let second = f.login("allow@example.com").await;
     f.svc.authenticate(&second.access_token).await.unwrap();
-    f.svc.revoke_session(uid, second.session_id, &client()).await.unwrap();
-    assert!(f.svc.store().find_access_token(&second.jti).await.unwrap().unwrap().disabled);
-    assert_token_rejected(f.svc.authenticate(&second.access_token).await, TokenRejection::NotAllowed);
+    f.svc
+        .revoke_session(uid, second.session_id, &client())
+        .await
+        .unwrap();
+    assert!(
+        f.svc
+            .store()
+            .find_access_token(&second.jti)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&second.access_token).await,
+        TokenRejection::NotAllowed,
+    );
 }
 
 /// Rotation: each refresh retires the presented token (rotated, replaced_by the
@@ -226,14 +356,26 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     let uid = f.user("rotate@example.com").await;
     let t0 = f.login("rotate@example.com").await;
     f.clock.advance(Duration::seconds(10));
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     assert_ne!(t0.refresh_token, t1.refresh_token);
     assert_ne!(t0.access_token, t1.access_token);
     assert_eq!(t1.session_id, t0.session_id);
     assert_eq!(t1.user_id, uid);
     let store = f.svc.store();
-    let r0 = store.find_refresh_token(&t0.refresh_token.hash()).await.unwrap().unwrap();
-    let r1 = store.find_refresh_token(&t1.refresh_token.hash()).await.unwrap().unwrap();
+    let r0 = store
+        .find_refresh_token(&t0.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let r1 = store
+        .find_refresh_token(&t1.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r0.rotated_at, Some(f.clock_now()));
     assert_eq!(r0.replaced_by, Some(r1.token.id));
     assert_eq!(r0.revoked_at, None);
@@ -241,13 +383,27 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     assert_eq!(r1.token.generation, 1);
     assert_eq!(r1.token.session_created_at, r0.token.session_created_at);
     assert_eq!(r1.token.session_expires_at, r0.token.session_expires_at);
-    let t2 = f.svc.refresh(t1.refresh_token.expose(), &client()).await.unwrap();
-    let r2 = store.find_refresh_token(&t2.refresh_token.hash()).await.unwrap().unwrap();
+    let t2 = f
+        .svc
+        .refresh(t1.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    let r2 = store
+        .find_refresh_token(&t2.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r2.token.generation, 2);
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 3);
     f.svc.authenticate(&t2.access_token).await.unwrap();
     let kinds = audit_kinds(store, Some(uid)).await;
-    assert_eq!(kinds.iter().filter(|k| **k == AuditKind::TokenRefreshed).count(), 2);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == AuditKind::TokenRefreshed)
+            .count(),
+        2
+    );
 }
 
 /// Strict reuse (grace 0): presenting a rotated token revokes the whole session (live
@@ -256,10 +412,23 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("reuse@example.com").await;
     let t0 = f.login("reuse@example.com").await;
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
-    assert_grant_rejected(f.svc.refresh(t0.refresh_token.expose(), &client()).await, RefreshRejection::Reused);
-    assert_grant_rejected(f.svc.refresh(t1.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
-    assert_token_rejected(f.svc.authenticate(&t1.access_token).await, TokenRejection::SessionRevoked);
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    assert_grant_rejected(
+        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
+        RefreshRejection::Reused,
+    );
+    assert_grant_rejected(
+        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&t1.access_token).await,
+        TokenRejection::SessionRevoked,
+    );
     let store = f.svc.store();
     for rt in [&t0.refresh_token, &t1.refresh_token] {
         let row = store.find_refresh_token(&rt.hash()).await.unwrap().unwrap();
@@ -267,14 +436,23 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
         assert_eq!(row.revoke_reason.as_deref(), Some("reuse_detected"));
     }
     let audit = store.recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit.iter().find(|r| r.event.kind == AuditKind::TokenReuseAttack).expect("audit row");
+    let attack = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
+        .expect("audit row");
     assert_eq!(attack.event.session_id, Some(t0.session_id));
     assert_eq!(attack.event.details["classification"], json!("strict"));
     assert_eq!(attack.event.ip.as_deref(), Some("203.0.113.7"));
     assert!(f.svc.list_sessions(uid).await.unwrap().is_empty());
     // A second replay is refused as revoked and does not log another attack.
-    assert_grant_rejected(f.svc.refresh(t0.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
-    let attacks = audit_kinds(store, Some(uid)).await.into_iter().filter(|k| *k == AuditKind::TokenReuseAttack);
+    assert_grant_rejected(
+        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
+    let attacks = audit_kinds(store, Some(uid))
+        .await
+        .into_iter()
+        .filter(|k| *k == AuditKind::TokenReuseAttack);
     assert_eq!(attacks.count(), 1);
 }
 
@@ -291,24 +469,56 @@ pub async fn grace_reexchange_of_immediate_predecessor<D: TestDatabase>(db: &D) 
     let f = fixture(db.store(), grace_config());
     let uid = f.user("grace@example.com").await;
     let t0 = f.login("grace@example.com").await;
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     f.clock.advance(Duration::seconds(1));
     // The response carrying t1 was lost: the client retries with t0.
-    let t2 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.expect("grace re-exchange");
+    let t2 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .expect("grace re-exchange");
     let store = f.svc.store();
-    let r0 = store.find_refresh_token(&t0.refresh_token.hash()).await.unwrap().unwrap();
-    let r1 = store.find_refresh_token(&t1.refresh_token.hash()).await.unwrap().unwrap();
-    let r2 = store.find_refresh_token(&t2.refresh_token.hash()).await.unwrap().unwrap();
+    let r0 = store
+        .find_refresh_token(&t0.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let r1 = store
+        .find_refresh_token(&t1.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let r2 = store
+        .find_refresh_token(&t2.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r0.reuse_count, 1);
     assert_eq!(r0.replaced_by, Some(r2.token.id));
     assert!(r1.rotated_at.is_some() && r1.revoked_at.is_none());
     assert_eq!(r2.token.generation, 2);
     assert_eq!(f.svc.list_sessions(uid).await.unwrap().len(), 1);
     f.svc.authenticate(&t2.access_token).await.unwrap();
-    f.svc.refresh(t2.refresh_token.expose(), &client()).await.expect("the chain goes on");
+    f.svc
+        .refresh(t2.refresh_token.expose(), &client())
+        .await
+        .expect("the chain goes on");
     let audit = store.recent_audit(Some(uid), 10).await.unwrap();
-    assert!(audit.iter().any(|r| r.event.kind == AuditKind::TokenRefreshed && r.event.details["grace"] == json!(true)));
-    assert!(!audit.iter().any(|r| r.event.kind == AuditKind::TokenReuseAttack));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.kind == AuditKind::TokenRefreshed
+                && r.event.details["grace"] == json!(true))
+    );
+    assert!(
+        !audit
+            .iter()
+            .any(|r| r.event.kind == AuditKind::TokenReuseAttack)
+    );
 }
 
 /// Grace window: a token two generations old is an attack even inside the window.
@@ -316,13 +526,33 @@ pub async fn grace_older_generation_is_attack<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("older@example.com").await;
     let t0 = f.login("older@example.com").await;
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
-    let t2 = f.svc.refresh(t1.refresh_token.expose(), &client()).await.unwrap();
-    assert_grant_rejected(f.svc.refresh(t0.refresh_token.expose(), &client()).await, RefreshRejection::Reused);
-    assert_grant_rejected(f.svc.refresh(t2.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    let t2 = f
+        .svc
+        .refresh(t1.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    assert_grant_rejected(
+        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
+        RefreshRejection::Reused,
+    );
+    assert_grant_rejected(
+        f.svc.refresh(t2.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
     let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit.iter().find(|r| r.event.kind == AuditKind::TokenReuseAttack).expect("attack row");
-    assert_eq!(attack.event.details["classification"], json!("older_generation"));
+    let attack = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
+        .expect("attack row");
+    assert_eq!(
+        attack.event.details["classification"],
+        json!("older_generation")
+    );
 }
 
 /// Grace window: after the window closes the predecessor is an attack.
@@ -330,12 +560,24 @@ pub async fn grace_window_expiry_is_attack<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("window@example.com").await;
     let t0 = f.login("window@example.com").await;
-    f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
+    f.svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     f.clock.advance(Duration::seconds(30));
-    assert_grant_rejected(f.svc.refresh(t0.refresh_token.expose(), &client()).await, RefreshRejection::Reused);
+    assert_grant_rejected(
+        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
+        RefreshRejection::Reused,
+    );
     let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit.iter().find(|r| r.event.kind == AuditKind::TokenReuseAttack).expect("attack row");
-    assert_eq!(attack.event.details["classification"], json!("outside_grace_window"));
+    let attack = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
+        .expect("attack row");
+    assert_eq!(
+        attack.event.details["classification"],
+        json!("outside_grace_window")
+    );
 }
 
 /// Grace window: the predecessor may be re-exchanged at most `max_grace_reuse` times.
@@ -343,15 +585,39 @@ pub async fn grace_reuse_budget<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("budget@example.com").await;
     let t0 = f.login("budget@example.com").await;
-    f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
-    f.svc.refresh(t0.refresh_token.expose(), &client()).await.expect("first re-exchange");
-    f.svc.refresh(t0.refresh_token.expose(), &client()).await.expect("second re-exchange");
-    assert_grant_rejected(f.svc.refresh(t0.refresh_token.expose(), &client()).await, RefreshRejection::Reused);
-    let r0 = f.svc.store().find_refresh_token(&t0.refresh_token.hash()).await.unwrap().unwrap();
+    f.svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    f.svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .expect("first re-exchange");
+    f.svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .expect("second re-exchange");
+    assert_grant_rejected(
+        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
+        RefreshRejection::Reused,
+    );
+    let r0 = f
+        .svc
+        .store()
+        .find_refresh_token(&t0.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r0.reuse_count, 2);
     let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit.iter().find(|r| r.event.kind == AuditKind::TokenReuseAttack).expect("attack row");
-    assert_eq!(attack.event.details["classification"], json!("grace_reuse_exhausted"));
+    let attack = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
+        .expect("attack row");
+    assert_eq!(
+        attack.event.details["classification"],
+        json!("grace_reuse_exhausted")
+    );
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
 }
 
@@ -383,7 +649,90 @@ pub async fn concurrent_refresh_exactly_one_winner<D: TestDatabase>(db: &D) {
         }
     }
     assert_eq!(wins, 1, "exactly one refresh wins");
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 2, "exactly one successor row");
+    assert_eq!(
+        db.count_rows(Table::RefreshTokens).await,
+        2,
+        "exactly one successor row"
+    );
+}
+
+/// A rotation whose conditions fail midway writes nothing: the session keeps exactly
+/// one live token and no successor row appears.
+pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
+    let f = fixture(db.store(), grace_config());
+    f.user("atomic@example.com").await;
+    let t0 = f.login("atomic@example.com").await;
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    let store = f.svc.store();
+    let r0 = store
+        .find_refresh_token(&t0.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let r1 = store
+        .find_refresh_token(&t1.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    let successor = |generation| auth_core::NewRefreshToken {
+        id: auth_core::TokenId::new(),
+        hash: RefreshToken::generate().hash(),
+        generation,
+        issued_at: f.clock_now(),
+        ..r1.token.clone()
+    };
+    let before = counts(db).await;
+    // The current token is no longer live.
+    let stale = auth_core::Rotation {
+        current: r0.token.id,
+        successor: successor(1),
+        at: f.clock_now(),
+        grace: None,
+    };
+    assert!(!store.rotate_refresh_token(&stale).await.unwrap());
+    // The current token is live but the grace predecessor's budget is spent: the
+    // first step would succeed, the second fails, and the first must be undone.
+    let spent = auth_core::Rotation {
+        current: r1.token.id,
+        successor: successor(2),
+        at: f.clock_now(),
+        grace: Some(auth_core::GraceReexchange {
+            predecessor: r0.token.id,
+            max_reuse: 0,
+        }),
+    };
+    assert!(!store.rotate_refresh_token(&spent).await.unwrap());
+    assert_eq!(counts(db).await, before);
+    let r1_after = store
+        .find_refresh_token_by_id(r1.token.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r1_after.is_live(), "the current token was not left rotated");
+    assert_eq!(
+        store
+            .find_refresh_token_by_id(r0.token.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        r0
+    );
+    assert_eq!(
+        store
+            .live_refresh_tokens(t0.user_id, f.clock_now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    f.svc
+        .refresh(t1.refresh_token.expose(), &client())
+        .await
+        .expect("the live token still rotates");
 }
 
 /// Access-token expiry at the boundary: accepted until `exp + leeway`, refused from then.
@@ -392,10 +741,17 @@ pub async fn access_token_expiry_boundary<D: TestDatabase>(db: &D) {
     f.user("exp@example.com").await;
     let pair = f.login("exp@example.com").await;
     // access_ttl 15 min, leeway 5 s.
-    f.clock.advance(Duration::minutes(15) + Duration::seconds(4));
-    f.svc.authenticate(&pair.access_token).await.expect("inside leeway");
+    f.clock
+        .advance(Duration::minutes(15) + Duration::seconds(4));
+    f.svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("inside leeway");
     f.clock.advance(Duration::seconds(1));
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::Expired);
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::Expired,
+    );
 }
 
 /// Refresh-token absolute expiry at the boundary: usable until the session's absolute
@@ -408,15 +764,40 @@ pub async fn refresh_absolute_expiry_boundary<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), cfg);
     f.user("abs@example.com").await;
     let t0 = f.login("abs@example.com").await;
-    f.clock.advance(Duration::hours(1) - Duration::microseconds(1));
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.expect("one microsecond before expiry");
-    let row = f.svc.store().find_refresh_token(&t1.refresh_token.hash()).await.unwrap().unwrap();
-    assert_eq!(row.token.expires_at, row.token.session_expires_at, "never past the session's end");
+    f.clock
+        .advance(Duration::hours(1) - Duration::microseconds(1));
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .expect("one microsecond before expiry");
+    let row = f
+        .svc
+        .store()
+        .find_refresh_token(&t1.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.token.expires_at, row.token.session_expires_at,
+        "never past the session's end"
+    );
     f.clock.advance(Duration::microseconds(1));
     let before = counts(db).await;
-    assert_grant_rejected(f.svc.refresh(t1.refresh_token.expose(), &client()).await, RefreshRejection::Expired);
+    assert_grant_rejected(
+        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
+        RefreshRejection::Expired,
+    );
     assert_eq!(counts(db).await, before);
-    assert!(f.svc.store().find_refresh_token(&t1.refresh_token.hash()).await.unwrap().unwrap().is_live());
+    assert!(
+        f.svc
+            .store()
+            .find_refresh_token(&t1.refresh_token.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live()
+    );
 }
 
 /// Idle expiry at the boundary: a session unused for `idle_timeout` is refused.
@@ -426,11 +807,22 @@ pub async fn refresh_idle_expiry_boundary<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), cfg);
     let uid = f.user("idle@example.com").await;
     let t0 = f.login("idle@example.com").await;
-    f.clock.advance(Duration::minutes(10) - Duration::microseconds(1));
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.expect("just inside idle timeout");
+    f.clock
+        .advance(Duration::minutes(10) - Duration::microseconds(1));
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .expect("just inside idle timeout");
     f.clock.advance(Duration::minutes(10));
-    assert_grant_rejected(f.svc.refresh(t1.refresh_token.expose(), &client()).await, RefreshRejection::IdleExpired);
-    assert!(f.svc.list_sessions(uid).await.unwrap().is_empty(), "idle sessions are not listed");
+    assert_grant_rejected(
+        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
+        RefreshRejection::IdleExpired,
+    );
+    assert!(
+        f.svc.list_sessions(uid).await.unwrap().is_empty(),
+        "idle sessions are not listed"
+    );
 }
 
 /// Logout revokes the session: its access token, its refresh token, its listing.
@@ -441,17 +833,42 @@ pub async fn logout<D: TestDatabase>(db: &D) {
     let other = f.login("logout@example.com").await;
     let auth = f.svc.authenticate(&pair.access_token).await.unwrap();
     f.svc.logout(&auth, &client()).await.unwrap();
-    assert!(matches!(f.svc.authenticate(&pair.access_token).await, Err(Error::InvalidToken(_))));
-    assert_grant_rejected(f.svc.refresh(pair.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
+    assert!(matches!(
+        f.svc.authenticate(&pair.access_token).await,
+        Err(Error::InvalidToken(_))
+    ));
+    assert_grant_rejected(
+        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
     let sessions = f.svc.list_sessions(uid).await.unwrap();
-    assert_eq!(sessions.iter().map(|s| s.id).collect::<Vec<_>>(), vec![other.session_id]);
-    f.svc.authenticate(&other.access_token).await.expect("other session unaffected");
-    let row = f.svc.store().find_refresh_token(&pair.refresh_token.hash()).await.unwrap().unwrap();
+    assert_eq!(
+        sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![other.session_id]
+    );
+    f.svc
+        .authenticate(&other.access_token)
+        .await
+        .expect("other session unaffected");
+    let row = f
+        .svc
+        .store()
+        .find_refresh_token(&pair.refresh_token.hash())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.revoke_reason.as_deref(), Some("logout"));
-    assert!(audit_kinds(f.svc.store(), Some(uid)).await.contains(&AuditKind::SessionRevoked));
+    assert!(
+        audit_kinds(f.svc.store(), Some(uid))
+            .await
+            .contains(&AuditKind::SessionRevoked)
+    );
     // A second service instance (another process) refuses it too once it syncs.
     let sibling = f.sibling(config(RevocationMode::Denylist));
-    assert!(matches!(sibling.authenticate(&pair.access_token).await, Err(Error::InvalidToken(_))));
+    assert!(matches!(
+        sibling.authenticate(&pair.access_token).await,
+        Err(Error::InvalidToken(_))
+    ));
 }
 
 /// Logout-all revokes every session and every access token issued so far; a new login
@@ -460,23 +877,45 @@ pub async fn logout_all<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("all@example.com").await;
     let other_uid = f.user("bystander@example.com").await;
-    let pairs = [f.login("all@example.com").await, f.login("all@example.com").await, f.login("all@example.com").await];
+    let pairs = [
+        f.login("all@example.com").await,
+        f.login("all@example.com").await,
+        f.login("all@example.com").await,
+    ];
     let bystander = f.login("bystander@example.com").await;
     assert_eq!(f.svc.logout_all(uid, &client()).await.unwrap(), 3);
     for pair in &pairs {
-        assert!(matches!(f.svc.authenticate(&pair.access_token).await, Err(Error::InvalidToken(_))));
-        assert_grant_rejected(f.svc.refresh(pair.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
+        assert!(matches!(
+            f.svc.authenticate(&pair.access_token).await,
+            Err(Error::InvalidToken(_))
+        ));
+        assert_grant_rejected(
+            f.svc.refresh(pair.refresh_token.expose(), &client()).await,
+            RefreshRejection::Revoked,
+        );
     }
     assert!(f.svc.list_sessions(uid).await.unwrap().is_empty());
-    f.svc.authenticate(&bystander.access_token).await.expect("other users unaffected");
+    f.svc
+        .authenticate(&bystander.access_token)
+        .await
+        .expect("other users unaffected");
     assert_eq!(f.svc.list_sessions(other_uid).await.unwrap().len(), 1);
     let fresh = f.login("all@example.com").await;
-    f.svc.authenticate(&fresh.access_token).await.expect("new login works at once");
+    f.svc
+        .authenticate(&fresh.access_token)
+        .await
+        .expect("new login works at once");
     let audit = f.svc.store().recent_audit(Some(uid), 20).await.unwrap();
-    let row = audit.iter().find(|r| r.event.kind == AuditKind::LogoutAll).expect("LOGOUT_ALL row");
+    let row = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::LogoutAll)
+        .expect("LOGOUT_ALL row");
     assert_eq!(row.event.details["sessions"], json!(3));
     let sibling = f.sibling(config(RevocationMode::UserState));
-    assert_token_rejected(sibling.authenticate(&pairs[0].access_token).await, TokenRejection::IssuedBeforeValidAfter);
+    assert_token_rejected(
+        sibling.authenticate(&pairs[0].access_token).await,
+        TokenRejection::IssuedBeforeValidAfter,
+    );
 }
 
 /// Sessions are listed with their metadata and can be revoked one by one, only by their owner.
@@ -484,8 +923,15 @@ pub async fn list_and_revoke_sessions<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("sessions@example.com").await;
     let mallory = f.user("mallory@example.com").await;
-    let phone = ClientInfo { ip: Some("2001:db8::1".parse().unwrap()), user_agent: Some("phone".into()) };
-    let s1 = f.svc.login("sessions@example.com", PASSWORD, &phone).await.unwrap();
+    let phone = ClientInfo {
+        ip: Some("2001:db8::1".parse().unwrap()),
+        user_agent: Some("phone".into()),
+    };
+    let s1 = f
+        .svc
+        .login("sessions@example.com", PASSWORD, &phone)
+        .await
+        .unwrap();
     f.clock.advance(Duration::seconds(5));
     let s2 = f.login("sessions@example.com").await;
     let listed = f.svc.list_sessions(uid).await.unwrap();
@@ -495,18 +941,46 @@ pub async fn list_and_revoke_sessions<D: TestDatabase>(db: &D) {
     assert_eq!(phone_session.user_agent.as_deref(), Some("phone"));
     assert_eq!(phone_session.ip.as_deref(), Some("2001:db8::1"));
     f.clock.advance(Duration::seconds(5));
-    f.svc.refresh(s1.refresh_token.expose(), &client()).await.unwrap();
+    f.svc
+        .refresh(s1.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     let after = f.svc.list_sessions(uid).await.unwrap();
     let phone_session = after.iter().find(|s| s.id == s1.session_id).unwrap();
     assert_eq!(phone_session.last_used_at, f.clock_now());
-    assert_eq!(phone_session.created_at, listed.iter().find(|s| s.id == s1.session_id).unwrap().created_at);
+    assert_eq!(
+        phone_session.created_at,
+        listed
+            .iter()
+            .find(|s| s.id == s1.session_id)
+            .unwrap()
+            .created_at
+    );
 
-    assert!(matches!(f.svc.revoke_session(mallory, s1.session_id, &client()).await, Err(Error::NotFound)));
-    assert_eq!(f.svc.list_sessions(uid).await.unwrap().len(), 2, "not revoked by another user");
-    f.svc.revoke_session(uid, s1.session_id, &client()).await.unwrap();
+    assert!(matches!(
+        f.svc
+            .revoke_session(mallory, s1.session_id, &client())
+            .await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(
+        f.svc.list_sessions(uid).await.unwrap().len(),
+        2,
+        "not revoked by another user"
+    );
+    f.svc
+        .revoke_session(uid, s1.session_id, &client())
+        .await
+        .unwrap();
     let left = f.svc.list_sessions(uid).await.unwrap();
-    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), vec![s2.session_id]);
-    assert!(matches!(f.svc.revoke_session(uid, s1.session_id, &client()).await, Err(Error::NotFound)));
+    assert_eq!(
+        left.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![s2.session_id]
+    );
+    assert!(matches!(
+        f.svc.revoke_session(uid, s1.session_id, &client()).await,
+        Err(Error::NotFound)
+    ));
 }
 
 /// Deactivated users cannot log in (a generic error), refresh, or authenticate.
@@ -515,15 +989,36 @@ pub async fn user_deactivation<D: TestDatabase>(db: &D) {
     let uid = f.user("gone@example.com").await;
     let pair = f.login("gone@example.com").await;
     assert!(f.svc.set_user_active(uid, false).await.unwrap());
-    assert!(matches!(f.svc.login("gone@example.com", PASSWORD, &client()).await, Err(Error::InvalidCredentials)));
-    assert_grant_rejected(f.svc.refresh(pair.refresh_token.expose(), &client()).await, RefreshRejection::UserInactive);
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::UserInactive);
-    assert!(!f.svc.set_user_active(UserId(i64::MAX / 2), false).await.unwrap(), "unknown user");
+    assert!(matches!(
+        f.svc.login("gone@example.com", PASSWORD, &client()).await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert_grant_rejected(
+        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
+        RefreshRejection::UserInactive,
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::UserInactive,
+    );
+    assert!(
+        !f.svc
+            .set_user_active(UserId(i64::MAX / 2), false)
+            .await
+            .unwrap(),
+        "unknown user"
+    );
     let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let failed = audit.iter().find(|r| r.event.kind == AuditKind::LoginFailed).expect("LOGIN_FAILED row");
+    let failed = audit
+        .iter()
+        .find(|r| r.event.kind == AuditKind::LoginFailed)
+        .expect("LOGIN_FAILED row");
     assert_eq!(failed.event.details["reason"], json!("inactive"));
     f.svc.set_user_active(uid, true).await.unwrap();
-    f.svc.refresh(pair.refresh_token.expose(), &client()).await.expect("reactivated user refreshes");
+    f.svc
+        .refresh(pair.refresh_token.expose(), &client())
+        .await
+        .expect("reactivated user refreshes");
 }
 
 /// Cleanup removes ended sessions past retention, expired denylist and allowlist rows,
@@ -542,11 +1037,18 @@ pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 2);
     f.clock.advance(Duration::days(40));
     let live = f.login("clean@example.com").await;
-    let live2 = f.svc.refresh(live.refresh_token.expose(), &client()).await.unwrap();
+    let live2 = f
+        .svc
+        .refresh(live.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
     assert_eq!(db.count_rows(Table::AccessTokens).await, 4);
 
-    let policy = CleanupPolicy { retention: Duration::days(30), batch_size: 1 };
+    let policy = CleanupPolicy {
+        retention: Duration::days(30),
+        batch_size: 1,
+    };
     let report = f.svc.cleanup(&policy).await.unwrap();
     assert_eq!(report.refresh_tokens, 2);
     assert_eq!(report.revoked_tokens, 2);
@@ -558,10 +1060,20 @@ pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
     assert_eq!(again.total(), 0, "nothing left to remove");
 
     // The rotated row of the live session was kept: replaying it is still caught.
-    assert_grant_rejected(f.svc.refresh(live.refresh_token.expose(), &client()).await, RefreshRejection::Reused);
-    assert_grant_rejected(f.svc.refresh(live2.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
+    assert_grant_rejected(
+        f.svc.refresh(live.refresh_token.expose(), &client()).await,
+        RefreshRejection::Reused,
+    );
+    assert_grant_rejected(
+        f.svc.refresh(live2.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
     let audit = f.svc.store().recent_audit(None, 50).await.unwrap();
-    let first = audit.iter().rev().find(|r| r.event.kind == AuditKind::Cleanup).expect("CLEANUP row");
+    let first = audit
+        .iter()
+        .rev()
+        .find(|r| r.event.kind == AuditKind::Cleanup)
+        .expect("CLEANUP row");
     assert_eq!(first.event.details["refresh_tokens"], json!(2));
     assert_eq!(first.event.details["revoked_tokens"], json!(2));
 }
@@ -575,13 +1087,23 @@ pub async fn cleanup_respects_retention<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), cfg);
     f.user("retain@example.com").await;
     let pair = f.login("retain@example.com").await;
-    f.svc.refresh(pair.refresh_token.expose(), &client()).await.unwrap();
+    f.svc
+        .refresh(pair.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     f.clock.advance(Duration::days(1) + Duration::days(29));
     let report = f.svc.cleanup(&CleanupPolicy::default()).await.unwrap();
     assert_eq!(report.refresh_tokens, 0);
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 2);
     f.clock.advance(Duration::days(1) + Duration::seconds(1));
-    assert_eq!(f.svc.cleanup(&CleanupPolicy::default()).await.unwrap().refresh_tokens, 2);
+    assert_eq!(
+        f.svc
+            .cleanup(&CleanupPolicy::default())
+            .await
+            .unwrap()
+            .refresh_tokens,
+        2
+    );
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 0);
 }
 
@@ -590,12 +1112,19 @@ pub async fn raw_tokens_never_stored<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Allowlist));
     f.user("secret@example.com").await;
     let t0 = f.login("secret@example.com").await;
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     let _ = f.svc.refresh(t0.refresh_token.expose(), &client()).await;
     let t2 = f.login("secret@example.com").await;
     let auth = f.svc.authenticate(&t2.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
-    f.svc.revoke_token(t2.refresh_token.expose(), &client()).await.unwrap();
+    f.svc
+        .revoke_token(t2.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     let cells = db.dump_cells().await;
     assert!(cells.len() > 20, "the dump has the database's cells");
     let mut secrets: Vec<String> = Vec::new();
@@ -614,8 +1143,12 @@ pub async fn raw_tokens_never_stored<D: TestDatabase>(db: &D) {
         }
     }
     assert!(
-        cells.iter().any(|c| c.as_slice() == t1.refresh_token.hash().as_bytes()
-            || String::from_utf8_lossy(c).to_lowercase().contains(&hex(t1.refresh_token.hash().as_bytes()))),
+        cells
+            .iter()
+            .any(|c| c.as_slice() == t1.refresh_token.hash().as_bytes()
+                || String::from_utf8_lossy(c)
+                    .to_lowercase()
+                    .contains(&hex(t1.refresh_token.hash().as_bytes()))),
         "the SHA-256 of the refresh token is what is stored"
     );
 }
@@ -632,18 +1165,52 @@ pub async fn bad_inputs_change_nothing<D: TestDatabase>(db: &D) {
     let pair = f.login("victim@example.com").await;
     let before = counts(db).await;
 
-    let oversized = format!("{}.{}.{}", "a".repeat(3000), "b".repeat(3000), "c".repeat(3000));
-    assert_token_rejected(f.svc.authenticate(&oversized).await, TokenRejection::TooLarge);
-    for garbage in ["", ".", "..", "a.b.c", "not a token", "eyJ.eyJ.sig", "\u{0}\u{1}"] {
-        assert!(matches!(f.svc.authenticate(garbage).await, Err(Error::InvalidToken(_))), "{garbage:?}");
+    let oversized = format!(
+        "{}.{}.{}",
+        "a".repeat(3000),
+        "b".repeat(3000),
+        "c".repeat(3000)
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&oversized).await,
+        TokenRejection::TooLarge,
+    );
+    for garbage in [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        "not a token",
+        "eyJ.eyJ.sig",
+        "\u{0}\u{1}",
+    ] {
+        assert!(
+            matches!(
+                f.svc.authenticate(garbage).await,
+                Err(Error::InvalidToken(_))
+            ),
+            "{garbage:?}"
+        );
     }
     // A refresh token is never an access token, and the reverse.
-    assert!(matches!(f.svc.authenticate(pair.refresh_token.expose()).await, Err(Error::InvalidToken(_))));
-    assert_grant_rejected(f.svc.refresh(&pair.access_token, &client()).await, RefreshRejection::Malformed);
+    assert!(matches!(
+        f.svc.authenticate(pair.refresh_token.expose()).await,
+        Err(Error::InvalidToken(_))
+    ));
+    assert_grant_rejected(
+        f.svc.refresh(&pair.access_token, &client()).await,
+        RefreshRejection::Malformed,
+    );
     // alg none, with the real claims.
     let claims_b64 = pair.access_token.split('.').nth(1).unwrap();
-    let none = format!("{}.{claims_b64}.", b64(r#"{"alg":"none","typ":"at+jwt","kid":"conformance-1"}"#));
-    assert!(matches!(f.svc.authenticate(&none).await, Err(Error::InvalidToken(_))));
+    let none = format!(
+        "{}.{claims_b64}.",
+        b64(r#"{"alg":"none","typ":"at+jwt","kid":"conformance-1"}"#)
+    );
+    assert!(matches!(
+        f.svc.authenticate(&none).await,
+        Err(Error::InvalidToken(_))
+    ));
     // The real signature under a header naming another key or embedding one.
     let sig = pair.access_token.rsplit('.').next().unwrap();
     for header in [
@@ -655,12 +1222,27 @@ pub async fn bad_inputs_change_nothing<D: TestDatabase>(db: &D) {
         r#"{"alg":"HS256","typ":"JWT","kid":"conformance-1"}"#,
     ] {
         let forged = format!("{}.{claims_b64}.{sig}", b64(header));
-        assert!(matches!(f.svc.authenticate(&forged).await, Err(Error::InvalidToken(_))), "{header}");
+        assert!(
+            matches!(
+                f.svc.authenticate(&forged).await,
+                Err(Error::InvalidToken(_))
+            ),
+            "{header}"
+        );
     }
     // Tampered claims under the real signature.
-    let tampered_claims = b64(&format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"1","exp":99999999999,"iat":1,"nbf":1,"jti":"x","sid":"{}"}}"#, pair.session_id));
-    let tampered = format!("{}.{tampered_claims}.{sig}", pair.access_token.split('.').next().unwrap());
-    assert_token_rejected(f.svc.authenticate(&tampered).await, TokenRejection::BadSignature);
+    let tampered_claims = b64(&format!(
+        r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","sub":"1","exp":99999999999,"iat":1,"nbf":1,"jti":"x","sid":"{}"}}"#,
+        pair.session_id
+    ));
+    let tampered = format!(
+        "{}.{tampered_claims}.{sig}",
+        pair.access_token.split('.').next().unwrap()
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&tampered).await,
+        TokenRejection::BadSignature,
+    );
 
     for bad in [
         "rt_' OR '1'='1",
@@ -668,24 +1250,55 @@ pub async fn bad_inputs_change_nothing<D: TestDatabase>(db: &D) {
         "",
         &"rt_".repeat(5000),
     ] {
-        assert_grant_rejected(f.svc.refresh(bad, &client()).await, RefreshRejection::Malformed);
+        assert_grant_rejected(
+            f.svc.refresh(bad, &client()).await,
+            RefreshRejection::Malformed,
+        );
     }
     assert_grant_rejected(
-        f.svc.refresh(RefreshToken::generate().expose(), &client()).await,
+        f.svc
+            .refresh(RefreshToken::generate().expose(), &client())
+            .await,
         RefreshRejection::Unknown,
     );
-    f.svc.revoke_token("garbage", &client()).await.expect("RFC 7009: unknown tokens are fine");
-    f.svc.revoke_token(RefreshToken::generate().expose(), &client()).await.expect("unknown refresh token");
-    assert!(matches!(f.svc.register("not-an-email", PASSWORD).await, Err(Error::InvalidInput { field: "email", .. })));
-    assert!(matches!(f.svc.register("short@example.com", "short").await, Err(Error::InvalidInput { field: "password", .. })));
-    assert!(matches!(f.svc.register("VICTIM@example.com ", PASSWORD).await, Err(Error::EmailTaken)));
+    f.svc
+        .revoke_token("garbage", &client())
+        .await
+        .expect("RFC 7009: unknown tokens are fine");
+    f.svc
+        .revoke_token(RefreshToken::generate().expose(), &client())
+        .await
+        .expect("unknown refresh token");
     assert!(matches!(
-        f.svc.revoke_session(pair.user_id, auth_core::SessionId::new(), &client()).await,
+        f.svc.register("not-an-email", PASSWORD).await,
+        Err(Error::InvalidInput { field: "email", .. })
+    ));
+    assert!(matches!(
+        f.svc.register("short@example.com", "short").await,
+        Err(Error::InvalidInput {
+            field: "password",
+            ..
+        })
+    ));
+    assert!(matches!(
+        f.svc.register("VICTIM@example.com ", PASSWORD).await,
+        Err(Error::EmailTaken)
+    ));
+    assert!(matches!(
+        f.svc
+            .revoke_session(pair.user_id, auth_core::SessionId::new(), &client())
+            .await,
         Err(Error::NotFound)
     ));
     assert_eq!(counts(db).await, before, "no row written or removed");
-    f.svc.authenticate(&pair.access_token).await.expect("the real token still works");
-    f.svc.refresh(pair.refresh_token.expose(), &client()).await.expect("the real refresh token still works");
+    f.svc
+        .authenticate(&pair.access_token)
+        .await
+        .expect("the real token still works");
+    f.svc
+        .refresh(pair.refresh_token.expose(), &client())
+        .await
+        .expect("the real refresh token still works");
 }
 
 fn b64(text: &str) -> String {
@@ -694,7 +1307,10 @@ fn b64(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             let _ = out.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -706,13 +1322,24 @@ fn b64(text: &str) -> String {
 pub async fn login_errors_do_not_reveal_accounts<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("known@example.com").await;
-    let unknown = f.svc.login("unknown@example.com", PASSWORD, &client()).await.unwrap_err();
-    let wrong = f.svc.login("known@example.com", "wrong password", &client()).await.unwrap_err();
+    let unknown = f
+        .svc
+        .login("unknown@example.com", PASSWORD, &client())
+        .await
+        .unwrap_err();
+    let wrong = f
+        .svc
+        .login("known@example.com", "wrong password", &client())
+        .await
+        .unwrap_err();
     assert!(matches!(unknown, Error::InvalidCredentials));
     assert!(matches!(wrong, Error::InvalidCredentials));
     assert_eq!(unknown.to_string(), wrong.to_string());
     let audit = f.svc.store().recent_audit(None, 10).await.unwrap();
-    let failed: Vec<_> = audit.iter().filter(|r| r.event.kind == AuditKind::LoginFailed).collect();
+    let failed: Vec<_> = audit
+        .iter()
+        .filter(|r| r.event.kind == AuditKind::LoginFailed)
+        .collect();
     assert_eq!(failed.len(), 2);
     assert!(failed.iter().any(|r| r.event.user_id == Some(uid)));
     assert!(failed.iter().any(|r| r.event.user_id.is_none()));
@@ -723,7 +1350,12 @@ pub async fn login_errors_do_not_reveal_accounts<D: TestDatabase>(db: &D) {
 pub async fn password_rehash_on_login<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("rehash@example.com").await;
-    let weak = PasswordPolicy { pbkdf2_rounds: 500, ..PasswordPolicy::default() }.hash(PASSWORD).unwrap();
+    let weak = PasswordPolicy {
+        pbkdf2_rounds: 500,
+        ..PasswordPolicy::default()
+    }
+    .hash(PASSWORD)
+    .unwrap();
     f.svc.store().set_password_hash(uid, &weak).await.unwrap();
     f.login("rehash@example.com").await;
     let stored = f.svc.store().find_user(uid).await.unwrap().unwrap();
@@ -736,9 +1368,16 @@ pub async fn password_rehash_on_login<D: TestDatabase>(db: &D) {
 pub async fn audit_rows<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("audit@example.com").await;
-    let _ = f.svc.login("audit@example.com", "nope nope nope", &client()).await;
+    let _ = f
+        .svc
+        .login("audit@example.com", "nope nope nope", &client())
+        .await;
     let t0 = f.login("audit@example.com").await;
-    let t1 = f.svc.refresh(t0.refresh_token.expose(), &client()).await.unwrap();
+    let t1 = f
+        .svc
+        .refresh(t0.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     let auth = f.svc.authenticate(&t1.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
     let _ = f.svc.refresh(t0.refresh_token.expose(), &client()).await;
@@ -757,7 +1396,10 @@ pub async fn audit_rows<D: TestDatabase>(db: &D) {
     );
     let rows = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
     assert!(rows.windows(2).all(|w| w[0].id > w[1].id), "newest first");
-    let login = rows.iter().find(|r| r.event.kind == AuditKind::LoginSucceeded).unwrap();
+    let login = rows
+        .iter()
+        .find(|r| r.event.kind == AuditKind::LoginSucceeded)
+        .unwrap();
     assert_eq!(login.event.session_id, Some(t0.session_id));
     assert_eq!(login.event.user_agent.as_deref(), Some("conformance/1.0"));
     assert_eq!(login.event.ip.as_deref(), Some("203.0.113.7"));
@@ -770,17 +1412,39 @@ pub async fn password_change_logs_out_everywhere<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::UserState));
     let uid = f.user("change@example.com").await;
     let pair = f.login("change@example.com").await;
-    f.svc.change_password(uid, "a brand new passphrase", &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::IssuedBeforeValidAfter);
-    assert_grant_rejected(f.svc.refresh(pair.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
-    assert!(matches!(f.svc.login("change@example.com", PASSWORD, &client()).await, Err(Error::InvalidCredentials)));
-    let fresh = f.svc.login("change@example.com", "a brand new passphrase", &client()).await.unwrap();
+    f.svc
+        .change_password(uid, "a brand new passphrase", &client())
+        .await
+        .unwrap();
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::IssuedBeforeValidAfter,
+    );
+    assert_grant_rejected(
+        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
+    assert!(matches!(
+        f.svc.login("change@example.com", PASSWORD, &client()).await,
+        Err(Error::InvalidCredentials)
+    ));
+    let fresh = f
+        .svc
+        .login("change@example.com", "a brand new passphrase", &client())
+        .await
+        .unwrap();
     f.svc.authenticate(&fresh.access_token).await.unwrap();
     assert!(matches!(
         f.svc.change_password(uid, "short", &client()).await,
-        Err(Error::InvalidInput { field: "password", .. })
+        Err(Error::InvalidInput {
+            field: "password",
+            ..
+        })
     ));
-    f.svc.authenticate(&fresh.access_token).await.expect("a refused change changes nothing");
+    f.svc
+        .authenticate(&fresh.access_token)
+        .await
+        .expect("a refused change changes nothing");
 }
 
 /// Another instance's cache answers from memory within its maximum staleness and
@@ -795,11 +1459,20 @@ pub async fn revocation_cache_staleness_bound<D: TestDatabase>(db: &D) {
     other.authenticate(&pair.access_token).await.expect("warm");
     let auth = f.svc.authenticate(&pair.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&pair.access_token).await, TokenRejection::Revoked);
+    assert_token_rejected(
+        f.svc.authenticate(&pair.access_token).await,
+        TokenRejection::Revoked,
+    );
     f.clock.advance(Duration::seconds(4));
-    other.authenticate(&pair.access_token).await.expect("within the stated staleness the cache answers");
+    other
+        .authenticate(&pair.access_token)
+        .await
+        .expect("within the stated staleness the cache answers");
     f.clock.advance(Duration::seconds(1));
-    assert_token_rejected(other.authenticate(&pair.access_token).await, TokenRejection::Revoked);
+    assert_token_rejected(
+        other.authenticate(&pair.access_token).await,
+        TokenRejection::Revoked,
+    );
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
 }
 
@@ -809,14 +1482,35 @@ pub async fn rfc7009_revoke_either_token<D: TestDatabase>(db: &D) {
     let uid = f.user("rfc7009@example.com").await;
     let a = f.login("rfc7009@example.com").await;
     let b = f.login("rfc7009@example.com").await;
-    f.svc.revoke_token(&a.access_token, &client()).await.unwrap();
-    assert_token_rejected(f.svc.authenticate(&a.access_token).await, TokenRejection::Revoked);
-    f.svc.refresh(a.refresh_token.expose(), &client()).await.expect("access revocation leaves the session");
-    f.svc.revoke_token(b.refresh_token.expose(), &client()).await.unwrap();
-    assert_grant_rejected(f.svc.refresh(b.refresh_token.expose(), &client()).await, RefreshRejection::Revoked);
-    assert_token_rejected(f.svc.authenticate(&b.access_token).await, TokenRejection::SessionRevoked);
+    f.svc
+        .revoke_token(&a.access_token, &client())
+        .await
+        .unwrap();
+    assert_token_rejected(
+        f.svc.authenticate(&a.access_token).await,
+        TokenRejection::Revoked,
+    );
+    f.svc
+        .refresh(a.refresh_token.expose(), &client())
+        .await
+        .expect("access revocation leaves the session");
+    f.svc
+        .revoke_token(b.refresh_token.expose(), &client())
+        .await
+        .unwrap();
+    assert_grant_rejected(
+        f.svc.refresh(b.refresh_token.expose(), &client()).await,
+        RefreshRejection::Revoked,
+    );
+    assert_token_rejected(
+        f.svc.authenticate(&b.access_token).await,
+        TokenRejection::SessionRevoked,
+    );
     assert_eq!(f.svc.list_sessions(uid).await.unwrap().len(), 1);
-    f.svc.revoke_token(b.refresh_token.expose(), &client()).await.expect("revoking twice is fine");
+    f.svc
+        .revoke_token(b.refresh_token.expose(), &client())
+        .await
+        .expect("revoking twice is fine");
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 2);
 }
 
@@ -841,11 +1535,21 @@ pub async fn start_session_with_app_claims<D: TestDatabase>(db: &D) {
     let auth = svc.authenticate(&pair.access_token).await.unwrap();
     assert_eq!(auth.claim::<String>("market").as_deref(), Some("kg"));
     assert_eq!(auth.claim::<i64>("uid"), Some(uid.0));
-    assert_eq!(auth.claims.sub, uid.to_string(), "reserved claims cannot be overridden");
-    let next = svc.refresh(pair.refresh_token.expose(), &client()).await.unwrap();
+    assert_eq!(
+        auth.claims.sub,
+        uid.to_string(),
+        "reserved claims cannot be overridden"
+    );
+    let next = svc
+        .refresh(pair.refresh_token.expose(), &client())
+        .await
+        .unwrap();
     let auth = svc.authenticate(&next.access_token).await.unwrap();
     assert_eq!(auth.claim::<String>("market").as_deref(), Some("kg"));
-    assert!(matches!(svc.start_session(UserId(i64::MAX / 2), &client()).await, Err(Error::NotFound)));
+    assert!(matches!(
+        svc.start_session(UserId(i64::MAX / 2), &client()).await,
+        Err(Error::NotFound)
+    ));
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 2);
 }
 
@@ -866,6 +1570,7 @@ macro_rules! conformance_tests {
             grace_window_expiry_is_attack,
             grace_reuse_budget,
             concurrent_refresh_exactly_one_winner,
+            failed_rotation_writes_nothing,
             access_token_expiry_boundary,
             refresh_absolute_expiry_boundary,
             refresh_idle_expiry_boundary,

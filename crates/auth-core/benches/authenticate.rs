@@ -5,8 +5,8 @@
 //! measured calls never reach it (Stateless, or Denylist with a warm cache).
 
 use auth_core::{
-    ClientInfo, Keyring, KeyringSpec, PasswordPolicy, RevocationMode, SigningAlgorithm, TokenService,
-    TokenServiceConfig,
+    ClientInfo, Keyring, KeyringSpec, PasswordPolicy, RevocationMode, SigningAlgorithm,
+    TokenService, TokenServiceConfig,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::FutureExt;
@@ -40,22 +40,40 @@ struct Setup {
 fn setup(rt: &tokio::runtime::Runtime, alg: SigningAlgorithm, mode: RevocationMode) -> Setup {
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let store = auth_sqlite::SqliteTokenStore::open(dir.path().join("bench.db")).await.unwrap();
+        let store = auth_sqlite::SqliteTokenStore::open(dir.path().join("bench.db"))
+            .await
+            .unwrap();
         let spec = KeyringSpec::generate("bench-1", alg).unwrap();
         let mut cfg = TokenServiceConfig::new(ISSUER, AUDIENCE);
         cfg.revocation_mode = mode;
         cfg.cache_max_staleness = auth_core::time::Duration::hours(1);
-        cfg.password = PasswordPolicy { pbkdf2_rounds: 1_000, ..PasswordPolicy::default() };
-        let svc = TokenService::builder(store, Keyring::from_spec(&spec).unwrap(), cfg).build().unwrap();
-        svc.register("bench@example.com", "bench password").await.unwrap();
-        let pair = svc.login("bench@example.com", "bench password", &ClientInfo::default()).await.unwrap();
+        cfg.password = PasswordPolicy {
+            pbkdf2_rounds: 1_000,
+            ..PasswordPolicy::default()
+        };
+        let svc = TokenService::builder(store, Keyring::from_spec(&spec).unwrap(), cfg)
+            .build()
+            .unwrap();
+        svc.register("bench@example.com", "bench password")
+            .await
+            .unwrap();
+        let pair = svc
+            .login(
+                "bench@example.com",
+                "bench password",
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap();
         // Warm the cache (first sync, user state).
         svc.authenticate(&pair.access_token).await.unwrap();
 
         let jwks = svc.keys().jwks();
         let raw_key = match alg {
             SigningAlgorithm::HS256 => {
-                let auth_core::KeyMaterial::HmacSecretB64(b64) = &spec.keys[0].material else { unreachable!() };
+                let auth_core::KeyMaterial::HmacSecretB64(b64) = &spec.keys[0].material else {
+                    unreachable!()
+                };
                 DecodingKey::from_base64_secret(b64).unwrap()
             }
             _ => {
@@ -69,21 +87,45 @@ fn setup(rt: &tokio::runtime::Runtime, alg: SigningAlgorithm, mode: RevocationMo
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
         validation.validate_nbf = true;
-        Setup { svc, token: pair.access_token, raw_key, validation, _dir: dir }
+        Setup {
+            svc,
+            token: pair.access_token,
+            raw_key,
+            validation,
+            _dir: dir,
+        }
     })
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     for (name, alg, mode) in [
-        ("stateless_hs256", SigningAlgorithm::HS256, RevocationMode::Stateless),
-        ("stateless_eddsa", SigningAlgorithm::EdDSA, RevocationMode::Stateless),
-        ("denylist_warm_hs256", SigningAlgorithm::HS256, RevocationMode::Denylist),
+        (
+            "stateless_hs256",
+            SigningAlgorithm::HS256,
+            RevocationMode::Stateless,
+        ),
+        (
+            "stateless_eddsa",
+            SigningAlgorithm::EdDSA,
+            RevocationMode::Stateless,
+        ),
+        (
+            "denylist_warm_hs256",
+            SigningAlgorithm::HS256,
+            RevocationMode::Denylist,
+        ),
     ] {
         let s = setup(&rt, alg, mode);
         let mut group = c.benchmark_group(name);
         group.bench_function("raw_jsonwebtoken_decode", |b| {
-            b.iter(|| jsonwebtoken::decode::<RawClaims>(&s.token, &s.raw_key, &s.validation).unwrap())
+            b.iter(|| {
+                jsonwebtoken::decode::<RawClaims>(&s.token, &s.raw_key, &s.validation).unwrap()
+            })
         });
         group.bench_function("authenticate", |b| {
             b.iter(|| {

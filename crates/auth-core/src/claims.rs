@@ -18,7 +18,9 @@ use crate::users::UserId;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claim names the library sets itself; application claims may not use them.
-pub const RESERVED_CLAIMS: [&str; 9] = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "typ"];
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "typ",
+];
 
 /// The registered claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,13 +97,22 @@ struct RawClaims<'a> {
 }
 
 /// An access token whose signature and claims passed validation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Authenticated {
     /// The registered claims.
     pub claims: AccessClaims,
     /// The user (`sub`).
     pub user_id: UserId,
     payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("claims", &self.claims)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
 }
 
 impl Authenticated {
@@ -117,7 +128,9 @@ fn decode_part(part: &str, max: usize) -> Result<Vec<u8>, TokenRejection> {
     if part.len() > max {
         return Err(TokenRejection::TooLarge);
     }
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenRejection::Malformed)
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenRejection::Malformed)
 }
 
 /// Verifies an access token's header, signature and claims at `now` (seconds).
@@ -149,16 +162,19 @@ pub(crate) fn verify_access_token(
     }
     let alg = header.alg.ok_or(TokenRejection::AlgorithmNotAllowed)?;
     match header.typ.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
-            || t.eq_ignore_ascii_case("application/at+jwt") => {}
+        Some(t)
+            if t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+                || t.eq_ignore_ascii_case("application/at+jwt") => {}
         _ => return Err(TokenRejection::WrongType),
     }
-    let key = keys.key(header.kid.as_deref().ok_or(TokenRejection::UnknownKey)?)
+    let key = keys
+        .key(header.kid.as_deref().ok_or(TokenRejection::UnknownKey)?)
         .ok_or(TokenRejection::UnknownKey)?;
     if alg != key.alg.as_str() {
         return Err(TokenRejection::AlgorithmNotAllowed);
     }
-    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, key.alg.jwt()) {
+    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, key.alg.jwt())
+    {
         Ok(true) => {}
         _ => return Err(TokenRejection::BadSignature),
     }
@@ -176,7 +192,9 @@ pub(crate) fn verify_access_token(
     let sub = raw.sub.ok_or(TokenRejection::InvalidClaim("sub"))?;
     let jti = raw.jti.ok_or(TokenRejection::InvalidClaim("jti"))?;
     let sid = raw.sid.ok_or(TokenRejection::InvalidClaim("sid"))?;
-    let user_id: UserId = sub.parse().map_err(|_| TokenRejection::InvalidClaim("sub"))?;
+    let user_id: UserId = sub
+        .parse()
+        .map_err(|_| TokenRejection::InvalidClaim("sub"))?;
 
     if iss != rules.issuer {
         return Err(TokenRejection::WrongIssuer);
@@ -211,7 +229,11 @@ pub(crate) fn verify_access_token(
         jti: jti.into_owned(),
         sid,
     };
-    Ok(Authenticated { claims, user_id, payload })
+    Ok(Authenticated {
+        claims,
+        user_id,
+        payload,
+    })
 }
 
 #[cfg(test)]
@@ -229,11 +251,17 @@ mod tests {
         Keyring::from_spec(&KeyringSpec {
             active: "k1".into(),
             keys: vec![
-                KeySpec { kid: "k1".into(), alg: SigningAlgorithm::HS256, material: KeyMaterial::HmacSecretB64(STANDARD.encode(SECRET)) },
+                KeySpec {
+                    kid: "k1".into(),
+                    alg: SigningAlgorithm::HS256,
+                    material: KeyMaterial::HmacSecretB64(STANDARD.encode(SECRET)),
+                },
                 KeySpec {
                     kid: "ed".into(),
                     alg: SigningAlgorithm::EdDSA,
-                    material: KeyMaterial::PrivatePem(include_str!("../tests/fixtures/ed25519-private.pem").into()),
+                    material: KeyMaterial::PrivatePem(
+                        include_str!("../tests/fixtures/ed25519-private.pem").into(),
+                    ),
                 },
             ],
         })
@@ -312,18 +340,31 @@ mod tests {
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
-        assert_eq!(verify(&hs384).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+        assert_eq!(
+            verify(&hs384).unwrap_err(),
+            TokenRejection::AlgorithmNotAllowed
+        );
         // An HMAC token naming the EdDSA key (the classic public-key-as-secret confusion).
-        let confused = sign(&header(jsonwebtoken::Algorithm::HS256, Some("ed"), Some("at+jwt")), &claims());
-        assert_eq!(verify(&confused).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+        let confused = sign(
+            &header(jsonwebtoken::Algorithm::HS256, Some("ed"), Some("at+jwt")),
+            &claims(),
+        );
+        assert_eq!(
+            verify(&confused).unwrap_err(),
+            TokenRejection::AlgorithmNotAllowed
+        );
         let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
         for alg in ["none", "None", "NONE", ""] {
-            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"k1"}}"#));
+            let h =
+                URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"k1"}}"#));
             assert!(verify(&format!("{h}.{payload}.")).is_err());
             assert!(verify(&format!("{h}.{payload}.AAAA")).is_err());
         }
         let h = URL_SAFE_NO_PAD.encode(r#"{"typ":"at+jwt","kid":"k1"}"#);
-        assert_eq!(verify(&format!("{h}.{payload}.AAAA")).unwrap_err(), TokenRejection::AlgorithmNotAllowed);
+        assert_eq!(
+            verify(&format!("{h}.{payload}.AAAA")).unwrap_err(),
+            TokenRejection::AlgorithmNotAllowed
+        );
     }
 
     #[test]
@@ -339,26 +380,55 @@ mod tests {
             let header_json = format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"k1",{extra}}}"#);
             let h = URL_SAFE_NO_PAD.encode(&header_json);
             let message = format!("{h}.{payload}");
-            let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(SECRET), jsonwebtoken::Algorithm::HS256).unwrap();
-            assert_eq!(verify(&format!("{message}.{sig}")).unwrap_err(), TokenRejection::ForbiddenHeader, "{extra}");
+            let sig = jsonwebtoken::crypto::sign(
+                message.as_bytes(),
+                &EncodingKey::from_secret(SECRET),
+                jsonwebtoken::Algorithm::HS256,
+            )
+            .unwrap();
+            assert_eq!(
+                verify(&format!("{message}.{sig}")).unwrap_err(),
+                TokenRejection::ForbiddenHeader,
+                "{extra}"
+            );
         }
     }
 
     #[test]
     fn unknown_or_missing_kid_is_rejected() {
-        let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k2"), Some("at+jwt")), &claims());
+        let token = sign(
+            &header(jsonwebtoken::Algorithm::HS256, Some("k2"), Some("at+jwt")),
+            &claims(),
+        );
         assert_eq!(verify(&token).unwrap_err(), TokenRejection::UnknownKey);
-        let token = sign(&header(jsonwebtoken::Algorithm::HS256, None, Some("at+jwt")), &claims());
+        let token = sign(
+            &header(jsonwebtoken::Algorithm::HS256, None, Some("at+jwt")),
+            &claims(),
+        );
         assert_eq!(verify(&token).unwrap_err(), TokenRejection::UnknownKey);
     }
 
     #[test]
     fn typ_must_be_at_jwt() {
         for typ in [None, Some("JWT"), Some("rt+jwt"), Some("")] {
-            let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k1"), typ), &claims());
-            assert_eq!(verify(&token).unwrap_err(), TokenRejection::WrongType, "{typ:?}");
+            let token = sign(
+                &header(jsonwebtoken::Algorithm::HS256, Some("k1"), typ),
+                &claims(),
+            );
+            assert_eq!(
+                verify(&token).unwrap_err(),
+                TokenRejection::WrongType,
+                "{typ:?}"
+            );
         }
-        let token = sign(&header(jsonwebtoken::Algorithm::HS256, Some("k1"), Some("application/at+jwt")), &claims());
+        let token = sign(
+            &header(
+                jsonwebtoken::Algorithm::HS256,
+                Some("k1"),
+                Some("application/at+jwt"),
+            ),
+            &claims(),
+        );
         assert!(verify(&token).is_ok());
     }
 
@@ -366,7 +436,10 @@ mod tests {
     fn required_claims_must_be_present_and_typed() {
         for field in ["iss", "aud", "sub", "exp", "iat", "jti", "sid"] {
             let token = sign(&good_header(), &without(field));
-            assert!(matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)), "missing {field}");
+            assert!(
+                matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)),
+                "missing {field}"
+            );
         }
         for (field, value) in [
             ("exp", json!("1800000900")),
@@ -378,47 +451,84 @@ mod tests {
             ("sub", json!("not-a-number")),
         ] {
             let token = sign(&good_header(), &with(field, value.clone()));
-            assert!(matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)), "{field}={value}");
+            assert!(
+                matches!(verify(&token).unwrap_err(), TokenRejection::InvalidClaim(_)),
+                "{field}={value}"
+            );
         }
     }
 
     #[test]
     fn issuer_and_audience_must_match() {
-        assert_eq!(verify(&sign(&good_header(), &with("iss", json!("iss-2")))).unwrap_err(), TokenRejection::WrongIssuer);
-        assert_eq!(verify(&sign(&good_header(), &with("aud", json!("aud-2")))).unwrap_err(), TokenRejection::WrongAudience);
+        assert_eq!(
+            verify(&sign(&good_header(), &with("iss", json!("iss-2")))).unwrap_err(),
+            TokenRejection::WrongIssuer
+        );
+        assert_eq!(
+            verify(&sign(&good_header(), &with("aud", json!("aud-2")))).unwrap_err(),
+            TokenRejection::WrongAudience
+        );
     }
 
     #[test]
     fn time_claims_are_checked_with_leeway() {
         let expired = with("exp", json!(NOW - 5));
-        assert_eq!(verify(&sign(&good_header(), &expired)).unwrap_err(), TokenRejection::Expired);
+        assert_eq!(
+            verify(&sign(&good_header(), &expired)).unwrap_err(),
+            TokenRejection::Expired
+        );
         assert!(verify(&sign(&good_header(), &with("exp", json!(NOW - 4)))).is_ok());
         let mut future = claims();
         future["nbf"] = json!(NOW + 6);
-        assert_eq!(verify(&sign(&good_header(), &future)).unwrap_err(), TokenRejection::NotYetValid);
+        assert_eq!(
+            verify(&sign(&good_header(), &future)).unwrap_err(),
+            TokenRejection::NotYetValid
+        );
         let mut issued_later = claims();
         issued_later["iat"] = json!(NOW + 60);
         issued_later["nbf"] = json!(NOW);
-        assert_eq!(verify(&sign(&good_header(), &issued_later)).unwrap_err(), TokenRejection::IssuedInFuture);
+        assert_eq!(
+            verify(&sign(&good_header(), &issued_later)).unwrap_err(),
+            TokenRejection::IssuedInFuture
+        );
         let long = with("exp", json!(NOW + 3601));
-        assert_eq!(verify(&sign(&good_header(), &long)).unwrap_err(), TokenRejection::LifetimeTooLong);
+        assert_eq!(
+            verify(&sign(&good_header(), &long)).unwrap_err(),
+            TokenRejection::LifetimeTooLong
+        );
     }
 
     #[test]
     fn signature_must_verify() {
         let token = sign(&good_header(), &claims());
         let (msg, _) = token.rsplit_once('.').unwrap();
-        let other = jsonwebtoken::encode(&good_header(), &claims(), &EncodingKey::from_secret(b"another-secret-another-secret-xx")).unwrap();
+        let other = jsonwebtoken::encode(
+            &good_header(),
+            &claims(),
+            &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+        )
+        .unwrap();
         let (_, other_sig) = other.rsplit_once('.').unwrap();
-        assert_eq!(verify(&format!("{msg}.{other_sig}")).unwrap_err(), TokenRejection::BadSignature);
+        assert_eq!(
+            verify(&format!("{msg}.{other_sig}")).unwrap_err(),
+            TokenRejection::BadSignature
+        );
     }
 
     #[test]
     fn oversized_tokens_are_refused_before_decoding() {
-        let token = format!("{}.{}.{}", "!".repeat(4000), "!".repeat(4000), "!".repeat(200));
+        let token = format!(
+            "{}.{}.{}",
+            "!".repeat(4000),
+            "!".repeat(4000),
+            "!".repeat(200)
+        );
         assert_eq!(verify(&token).unwrap_err(), TokenRejection::TooLarge);
         let big_claim = with("pad", json!("x".repeat(9000)));
-        assert_eq!(verify(&sign(&good_header(), &big_claim)).unwrap_err(), TokenRejection::TooLarge);
+        assert_eq!(
+            verify(&sign(&good_header(), &big_claim)).unwrap_err(),
+            TokenRejection::TooLarge
+        );
     }
 
     #[test]

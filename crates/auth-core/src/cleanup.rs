@@ -14,7 +14,10 @@ pub struct CleanupPolicy {
 
 impl Default for CleanupPolicy {
     fn default() -> Self {
-        Self { retention: Duration::days(30), batch_size: 1000 }
+        Self {
+            retention: Duration::days(30),
+            batch_size: 1000,
+        }
     }
 }
 

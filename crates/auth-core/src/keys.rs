@@ -143,7 +143,10 @@ impl KeyMaterial {
     /// Generates new material for `alg` from the OS random source.
     pub fn generate(alg: SigningAlgorithm) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
-        let failed = || KeyError::InvalidKey { kid: String::new(), alg };
+        let failed = || KeyError::InvalidKey {
+            kid: String::new(),
+            alg,
+        };
         Ok(match alg {
             SigningAlgorithm::HS256 | SigningAlgorithm::HS384 | SigningAlgorithm::HS512 => {
                 let mut secret = vec![0u8; alg.min_hmac_secret().unwrap_or(64)];
@@ -196,7 +199,11 @@ impl KeyringSpec {
     pub fn generate(kid: &str, alg: SigningAlgorithm) -> Result<Self, KeyError> {
         Ok(Self {
             active: kid.to_owned(),
-            keys: vec![KeySpec { kid: kid.to_owned(), alg, material: KeyMaterial::generate(alg)? }],
+            keys: vec![KeySpec {
+                kid: kid.to_owned(),
+                alg,
+                material: KeyMaterial::generate(alg)?,
+            }],
         })
     }
 }
@@ -234,7 +241,10 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 fn pem_der(pem_text: &str, kid: &str, alg: SigningAlgorithm) -> Result<Vec<u8>, KeyError> {
-    let invalid = || KeyError::InvalidKey { kid: kid.to_owned(), alg };
+    let invalid = || KeyError::InvalidKey {
+        kid: kid.to_owned(),
+        alg,
+    };
     let body: String = pem_text
         .lines()
         .map(str::trim)
@@ -248,7 +258,10 @@ impl Key {
         install_crypto_provider();
         let kid = spec.kid.clone();
         let alg = spec.alg;
-        let invalid = || KeyError::InvalidKey { kid: kid.clone(), alg };
+        let invalid = || KeyError::InvalidKey {
+            kid: kid.clone(),
+            alg,
+        };
         if kid.is_empty() || kid.len() > 128 {
             return Err(KeyError::Keyring("kid must be 1 to 128 characters".into()));
         }
@@ -256,7 +269,11 @@ impl Key {
             (KeyMaterial::HmacSecretB64(b64), Some(min)) => {
                 let secret = STANDARD.decode(b64).map_err(|_| invalid())?;
                 if secret.len() < min {
-                    return Err(KeyError::WeakHmacSecret { alg, min, len: secret.len() });
+                    return Err(KeyError::WeakHmacSecret {
+                        alg,
+                        min,
+                        len: secret.len(),
+                    });
                 }
                 Key {
                     kid: kid.clone(),
@@ -308,7 +325,13 @@ impl Key {
                     }
                     _ => return Err(invalid()),
                 };
-                Key { kid: kid.clone(), alg, encoding: None, decoding, jwk: Some(jwk) }
+                Key {
+                    kid: kid.clone(),
+                    alg,
+                    encoding: None,
+                    decoding,
+                    jwk: Some(jwk),
+                }
             }
             _ => return Err(invalid()),
         };
@@ -373,10 +396,15 @@ impl Key {
 
     /// Signs and verifies a fixed message, so a broken key fails at load, not at login.
     fn trial(&self) -> Result<(), KeyError> {
-        let Some(encoding) = &self.encoding else { return Ok(()) };
-        let failed = || KeyError::TrialFailed { kid: self.kid.clone() };
+        let Some(encoding) = &self.encoding else {
+            return Ok(());
+        };
+        let failed = || KeyError::TrialFailed {
+            kid: self.kid.clone(),
+        };
         let message = b"auth-tokens trial signature";
-        let sig = jsonwebtoken::crypto::sign(message, encoding, self.alg.jwt()).map_err(|_| failed())?;
+        let sig =
+            jsonwebtoken::crypto::sign(message, encoding, self.alg.jwt()).map_err(|_| failed())?;
         match jsonwebtoken::crypto::verify(&sig, message, &self.decoding, self.alg.jwt()) {
             Ok(true) => Ok(()),
             _ => Err(failed()),
@@ -397,7 +425,9 @@ mod der {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
             (len, &rest[n..])
         };
         (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
@@ -409,17 +439,27 @@ mod der {
 
     /// The RSAPrivateKey inside a PKCS#8 PrivateKeyInfo.
     pub(super) fn pkcs8_inner(der: &[u8]) -> Option<&[u8]> {
-        let (SEQUENCE, body, _) = tlv(der)? else { return None };
-        let (INTEGER, _, rest) = tlv(body)? else { return None };
-        let (SEQUENCE, _, rest) = tlv(rest)? else { return None };
-        let (OCTET_STRING, inner, _) = tlv(rest)? else { return None };
+        let (SEQUENCE, body, _) = tlv(der)? else {
+            return None;
+        };
+        let (INTEGER, _, rest) = tlv(body)? else {
+            return None;
+        };
+        let (SEQUENCE, _, rest) = tlv(rest)? else {
+            return None;
+        };
+        let (OCTET_STRING, inner, _) = tlv(rest)? else {
+            return None;
+        };
         Some(inner)
     }
 
     /// Modulus size of a PKCS#1 RSAPrivateKey, PKCS#1 RSAPublicKey or the key inside
     /// a SubjectPublicKeyInfo.
     pub(super) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
-        let (SEQUENCE, body, _) = tlv(der)? else { return None };
+        let (SEQUENCE, body, _) = tlv(der)? else {
+            return None;
+        };
         let (tag, first, rest) = tlv(body)?;
         let n = match tag {
             // RSAPrivateKey: version, n, ...; RSAPublicKey: n, e.
@@ -427,7 +467,9 @@ mod der {
             INTEGER => first,
             // SubjectPublicKeyInfo: algorithm, BIT STRING { RSAPublicKey }.
             SEQUENCE => {
-                let (0x03, bits, _) = tlv(rest)? else { return None };
+                let (0x03, bits, _) = tlv(rest)? else {
+                    return None;
+                };
                 return rsa_modulus_bits(bits.get(1..)?);
             }
             _ => return None,
@@ -472,13 +514,20 @@ impl Keyring {
             }
             keys.push(key);
         }
-        let active = *by_kid
-            .get(&spec.active)
-            .ok_or_else(|| KeyError::Keyring(format!("active kid `{}` is not listed", spec.active)))?;
+        let active = *by_kid.get(&spec.active).ok_or_else(|| {
+            KeyError::Keyring(format!("active kid `{}` is not listed", spec.active))
+        })?;
         if keys[active].encoding.is_none() {
-            return Err(KeyError::Keyring(format!("active kid `{}` has no private key", spec.active)));
+            return Err(KeyError::Keyring(format!(
+                "active kid `{}` has no private key",
+                spec.active
+            )));
         }
-        Ok(Self { keys, by_kid, active })
+        Ok(Self {
+            keys,
+            by_kid,
+            active,
+        })
     }
 
     /// Reads a JSON key file (see [`KeyringSpec`]).
@@ -529,7 +578,14 @@ mod tests {
     use super::*;
 
     fn spec(kid: &str, alg: SigningAlgorithm, material: KeyMaterial) -> KeyringSpec {
-        KeyringSpec { active: kid.into(), keys: vec![KeySpec { kid: kid.into(), alg, material }] }
+        KeyringSpec {
+            active: kid.into(),
+            keys: vec![KeySpec {
+                kid: kid.into(),
+                alg,
+                material,
+            }],
+        }
     }
 
     fn hmac(len: usize) -> KeyMaterial {
@@ -554,22 +610,32 @@ mod tests {
 
     #[test]
     fn weak_hmac_secrets_are_refused() {
-        for (alg, min) in [(SigningAlgorithm::HS256, 32), (SigningAlgorithm::HS384, 48), (SigningAlgorithm::HS512, 64)] {
+        for (alg, min) in [
+            (SigningAlgorithm::HS256, 32),
+            (SigningAlgorithm::HS384, 48),
+            (SigningAlgorithm::HS512, 64),
+        ] {
             let err = Keyring::from_spec(&spec("k", alg, hmac(min - 1))).unwrap_err();
-            assert!(matches!(err, KeyError::WeakHmacSecret { .. }), "{alg}: {err}");
+            assert!(
+                matches!(err, KeyError::WeakHmacSecret { .. }),
+                "{alg}: {err}"
+            );
             assert!(Keyring::from_spec(&spec("k", alg, hmac(min))).is_ok());
         }
     }
 
     #[test]
     fn rsa_under_2048_bits_is_refused() {
-        let private = KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa1024-private.pem").into());
+        let private =
+            KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa1024-private.pem").into());
         let err = Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, private)).unwrap_err();
         assert!(matches!(err, KeyError::WeakRsaKey { bits: 1024 }), "{err}");
-        let public = KeyMaterial::PublicPem(include_str!("../tests/fixtures/rsa1024-public.pem").into());
+        let public =
+            KeyMaterial::PublicPem(include_str!("../tests/fixtures/rsa1024-public.pem").into());
         let err = Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, public)).unwrap_err();
         assert!(matches!(err, KeyError::WeakRsaKey { bits: 1024 }), "{err}");
-        let ok = KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa2048-private.pem").into());
+        let ok =
+            KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa2048-private.pem").into());
         assert!(Keyring::from_spec(&spec("r", SigningAlgorithm::RS256, ok)).is_ok());
     }
 
@@ -577,11 +643,30 @@ mod tests {
     fn pem_keys_load_for_their_algorithm_only() {
         let ed = include_str!("../tests/fixtures/ed25519-private.pem");
         let ec = include_str!("../tests/fixtures/p256-private.pem");
-        assert!(Keyring::from_spec(&spec("e", SigningAlgorithm::EdDSA, KeyMaterial::PrivatePem(ed.into()))).is_ok());
-        assert!(Keyring::from_spec(&spec("e", SigningAlgorithm::ES256, KeyMaterial::PrivatePem(ec.into()))).is_ok());
+        assert!(
+            Keyring::from_spec(&spec(
+                "e",
+                SigningAlgorithm::EdDSA,
+                KeyMaterial::PrivatePem(ed.into())
+            ))
+            .is_ok()
+        );
+        assert!(
+            Keyring::from_spec(&spec(
+                "e",
+                SigningAlgorithm::ES256,
+                KeyMaterial::PrivatePem(ec.into())
+            ))
+            .is_ok()
+        );
         // A key is pinned: the Ed25519 key cannot be loaded as ES256 or RS256, nor as HMAC.
-        for alg in [SigningAlgorithm::ES256, SigningAlgorithm::RS256, SigningAlgorithm::HS256] {
-            let err = Keyring::from_spec(&spec("e", alg, KeyMaterial::PrivatePem(ed.into()))).unwrap_err();
+        for alg in [
+            SigningAlgorithm::ES256,
+            SigningAlgorithm::RS256,
+            SigningAlgorithm::HS256,
+        ] {
+            let err = Keyring::from_spec(&spec("e", alg, KeyMaterial::PrivatePem(ed.into())))
+                .unwrap_err();
             assert!(matches!(err, KeyError::InvalidKey { .. }), "{alg}: {err}");
         }
         let garbage = KeyMaterial::Pkcs8DerB64(STANDARD.encode(b"definitely not a key"));
@@ -595,16 +680,28 @@ mod tests {
     fn keyring_rules() {
         let mut s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
         s.keys.push(s.keys[0].clone());
-        assert!(matches!(Keyring::from_spec(&s).unwrap_err(), KeyError::Keyring(_)), "duplicate kid");
+        assert!(
+            matches!(Keyring::from_spec(&s).unwrap_err(), KeyError::Keyring(_)),
+            "duplicate kid"
+        );
         let mut s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
         s.active = "missing".into();
-        assert!(matches!(Keyring::from_spec(&s).unwrap_err(), KeyError::Keyring(_)));
+        assert!(matches!(
+            Keyring::from_spec(&s).unwrap_err(),
+            KeyError::Keyring(_)
+        ));
         let public_only = spec(
             "p",
             SigningAlgorithm::EdDSA,
             KeyMaterial::PublicPem(include_str!("../tests/fixtures/ed25519-public.pem").into()),
         );
-        assert!(matches!(Keyring::from_spec(&public_only).unwrap_err(), KeyError::Keyring(_)), "active key must sign");
+        assert!(
+            matches!(
+                Keyring::from_spec(&public_only).unwrap_err(),
+                KeyError::Keyring(_)
+            ),
+            "active key must sign"
+        );
         assert!(Keyring::from_json("{not json").is_err());
     }
 
@@ -622,7 +719,11 @@ mod tests {
     #[test]
     fn jwks_lists_public_keys_only_and_they_verify() {
         let mut s = KeyringSpec::generate("ed", SigningAlgorithm::EdDSA).unwrap();
-        for (kid, alg) in [("ec", SigningAlgorithm::ES256), ("rs", SigningAlgorithm::RS256), ("hs", SigningAlgorithm::HS256)] {
+        for (kid, alg) in [
+            ("ec", SigningAlgorithm::ES256),
+            ("rs", SigningAlgorithm::RS256),
+            ("hs", SigningAlgorithm::HS256),
+        ] {
             s.keys.extend(KeyringSpec::generate(kid, alg).unwrap().keys);
         }
         let ring = Keyring::from_spec(&s).unwrap();
@@ -637,7 +738,8 @@ mod tests {
             let mut header = jsonwebtoken::Header::new(key.alg.jwt());
             header.kid = Some(kid.into());
             let claims = serde_json::json!({"sub": "1", "exp": 4_000_000_000u64});
-            let token = jsonwebtoken::encode(&header, &claims, key.encoding.as_ref().unwrap()).unwrap();
+            let token =
+                jsonwebtoken::encode(&header, &claims, key.encoding.as_ref().unwrap()).unwrap();
             let jwk = set.find(kid).unwrap();
             let decoding = DecodingKey::from_jwk(jwk).unwrap();
             let mut validation = jsonwebtoken::Validation::new(key.alg.jwt());
@@ -650,7 +752,9 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let s = KeyringSpec::generate("a", SigningAlgorithm::HS256).unwrap();
-        let KeyMaterial::HmacSecretB64(secret) = &s.keys[0].material else { panic!() };
+        let KeyMaterial::HmacSecretB64(secret) = &s.keys[0].material else {
+            panic!()
+        };
         assert!(!format!("{s:?}").contains(secret.as_str()));
         let ring = Keyring::from_spec(&s).unwrap();
         assert!(!format!("{ring:?}").contains(secret.as_str()));

@@ -23,12 +23,19 @@ pub use error::{Error, RefreshRejection, Result, TokenRejection};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
-pub use revocation::{AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem};
-pub use service::{ClientInfo, RevocationMode, TokenPair, TokenService, TokenServiceBuilder, TokenServiceConfig};
-pub use session::{
-    GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId, SessionInfo,
+pub use revocation::{
+    AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem,
 };
-pub use store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory};
+pub use service::{
+    ClientInfo, RevocationMode, TokenPair, TokenService, TokenServiceBuilder, TokenServiceConfig,
+};
+pub use session::{
+    GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId,
+    SessionInfo,
+};
+pub use store::{
+    AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,
+};
 pub use users::{NewUser, UserId, UserRecord, UserState, normalize_email};
 
 /// Re-exported so backends and services name the same versions.

@@ -22,7 +22,11 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS, min_length: 8, max_length: 1024 }
+        Self {
+            pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS,
+            min_length: 8,
+            max_length: 1024,
+        }
     }
 }
 
@@ -31,7 +35,10 @@ impl PasswordPolicy {
     pub fn check_new_password(&self, password: &str) -> Result<()> {
         let n = password.chars().count();
         if n < self.min_length || password.len() > self.max_length {
-            return Err(Error::InvalidInput { field: "password", reason: "length out of range" });
+            return Err(Error::InvalidInput {
+                field: "password",
+                reason: "length out of range",
+            });
         }
         Ok(())
     }
@@ -39,7 +46,10 @@ impl PasswordPolicy {
     /// Hashes a password into a PBKDF2-SHA256 PHC string with a fresh salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         let salt = SaltString::generate(&mut OsRng);
-        let params = Params { rounds: self.pbkdf2_rounds, output_length: 32 };
+        let params = Params {
+            rounds: self.pbkdf2_rounds,
+            output_length: 32,
+        };
         Pbkdf2
             .hash_password_customized(
                 password.as_bytes(),
@@ -58,10 +68,14 @@ impl PasswordPolicy {
         if password.len() > self.max_length {
             return false;
         }
-        let Ok(hash) = PasswordHash::new(phc) else { return false };
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
         match hash.algorithm.as_str() {
             "pbkdf2-sha256" => Pbkdf2.verify_password(password.as_bytes(), &hash).is_ok(),
-            "argon2id" => argon2::Argon2::default().verify_password(password.as_bytes(), &hash).is_ok(),
+            "argon2id" => argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok(),
             _ => false,
         }
     }
@@ -69,7 +83,9 @@ impl PasswordPolicy {
     /// Whether a stored hash should be replaced after a successful login: another
     /// scheme, or fewer PBKDF2 rounds than the policy.
     pub fn needs_rehash(&self, phc: &str) -> bool {
-        let Ok(hash) = PasswordHash::new(phc) else { return true };
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return true;
+        };
         if hash.algorithm.as_str() != "pbkdf2-sha256" {
             return true;
         }
@@ -85,7 +101,10 @@ mod tests {
     use super::*;
 
     fn fast() -> PasswordPolicy {
-        PasswordPolicy { pbkdf2_rounds: 1_000, ..PasswordPolicy::default() }
+        PasswordPolicy {
+            pbkdf2_rounds: 1_000,
+            ..PasswordPolicy::default()
+        }
     }
 
     #[test]

@@ -28,7 +28,9 @@ impl RefreshToken {
 
     /// Checks the text form without touching any storage.
     pub fn parse(text: &str) -> Result<Self, RefreshRejection> {
-        let body = text.strip_prefix(PREFIX).ok_or(RefreshRejection::Malformed)?;
+        let body = text
+            .strip_prefix(PREFIX)
+            .ok_or(RefreshRejection::Malformed)?;
         if body.len() != ENCODED_LEN {
             return Err(RefreshRejection::Malformed);
         }
@@ -136,7 +138,11 @@ mod tests {
             "rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "eyJhbGciOiJIUzI1NiJ9.e30.sig",
         ] {
-            assert_eq!(RefreshToken::parse(bad), Err(RefreshRejection::Malformed), "{bad}");
+            assert_eq!(
+                RefreshToken::parse(bad),
+                Err(RefreshRejection::Malformed),
+                "{bad}"
+            );
         }
     }
 

@@ -128,11 +128,17 @@ impl RevocationCache {
     fn needs_sync(&self, now: OffsetDateTime) -> bool {
         let last = self.last_sync_micros.load(Ordering::Acquire);
         let fresh_until = last.saturating_add(self.max_staleness.whole_microseconds() as i64);
-        self.stale.load(Ordering::Acquire) || self.max_staleness.is_zero() || micros(now) >= fresh_until
+        self.stale.load(Ordering::Acquire)
+            || self.max_staleness.is_zero()
+            || micros(now) >= fresh_until
     }
 
     /// Syncs if the last sync is older than the maximum staleness (or marked stale).
-    pub async fn ensure_fresh<S: AccessTokenStore>(&self, store: &S, now: OffsetDateTime) -> Result<()> {
+    pub async fn ensure_fresh<S: AccessTokenStore>(
+        &self,
+        store: &S,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         if self.needs_sync(now) {
             let mut cursor = self.cursor.lock().await;
             // Another task may have synced while this one waited for the lock.
@@ -170,13 +176,20 @@ impl RevocationCache {
             if n > 0 {
                 self.apply(&events, now);
                 applied += n;
-                let max_id = events.iter().map(|e| e.id).max().unwrap_or(page_cursor.after_id);
+                let max_id = events
+                    .iter()
+                    .map(|e| e.id)
+                    .max()
+                    .unwrap_or(page_cursor.after_id);
                 cursor.after_id = cursor.after_id.max(max_id);
             }
             if n < PAGE as usize {
                 break;
             }
-            page_cursor = RevocationCursor { after_id: cursor.after_id, recheck_since: None };
+            page_cursor = RevocationCursor {
+                after_id: cursor.after_id,
+                recheck_since: None,
+            };
         }
         cursor.recheck_since = Some(now - RECHECK_WINDOW);
         self.last_sync_micros.store(micros(now), Ordering::Release);

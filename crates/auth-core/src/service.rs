@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditEvent, AuditKind};
-use crate::claims::{ACCESS_TOKEN_TYPE, Authenticated, RESERVED_CLAIMS, ValidationRules, verify_access_token};
+use crate::claims::{
+    ACCESS_TOKEN_TYPE, Authenticated, RESERVED_CLAIMS, ValidationRules, verify_access_token,
+};
 use crate::cleanup::{CleanupPolicy, CleanupReport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, RefreshRejection, Result, TokenRejection};
@@ -47,7 +49,9 @@ impl std::str::FromStr for RevocationMode {
             "user_state" | "userstate" => Ok(Self::UserState),
             "denylist" => Ok(Self::Denylist),
             "allowlist" => Ok(Self::Allowlist),
-            _ => Err(Error::Config("revocation mode must be stateless, user_state, denylist or allowlist")),
+            _ => Err(Error::Config(
+                "revocation mode must be stateless, user_state, denylist or allowlist",
+            )),
         }
     }
 }
@@ -112,19 +116,27 @@ impl TokenServiceConfig {
             return Err(Error::Config("issuer and audience must be set"));
         }
         if !positive(self.access_ttl) || self.access_ttl > self.max_access_lifetime {
-            return Err(Error::Config("access_ttl must be positive and within max_access_lifetime"));
+            return Err(Error::Config(
+                "access_ttl must be positive and within max_access_lifetime",
+            ));
         }
         if !positive(self.refresh_ttl) || !positive(self.session_ttl) {
-            return Err(Error::Config("refresh_ttl and session_ttl must be positive"));
+            return Err(Error::Config(
+                "refresh_ttl and session_ttl must be positive",
+            ));
         }
         if self.idle_timeout.is_some_and(|d| !positive(d)) {
             return Err(Error::Config("idle_timeout must be positive"));
         }
         if self.reuse_grace < Duration::ZERO || self.max_grace_reuse < 0 {
-            return Err(Error::Config("reuse_grace and max_grace_reuse must not be negative"));
+            return Err(Error::Config(
+                "reuse_grace and max_grace_reuse must not be negative",
+            ));
         }
         if self.leeway < Duration::ZERO || self.cache_max_staleness < Duration::ZERO {
-            return Err(Error::Config("leeway and cache_max_staleness must not be negative"));
+            return Err(Error::Config(
+                "leeway and cache_max_staleness must not be negative",
+            ));
         }
         if self.max_token_bytes < 256 {
             return Err(Error::Config("max_token_bytes is too small"));
@@ -144,7 +156,9 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     fn user_agent(&self) -> Option<String> {
-        self.user_agent.as_ref().map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect())
+        self.user_agent
+            .as_ref()
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(512).collect())
     }
     fn ip(&self) -> Option<String> {
         self.ip.map(|ip| ip.to_string())
@@ -190,7 +204,9 @@ pub struct TokenService<S> {
 
 impl<S> Clone for TokenService<S> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -215,7 +231,9 @@ pub struct TokenServiceBuilder<S> {
 
 impl<S> fmt::Debug for TokenServiceBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenServiceBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("TokenServiceBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,7 +246,10 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
 
     /// Adds application claims (e.g. `market`) to every access token issued for a user.
     /// Reserved claim names are ignored.
-    pub fn claims(mut self, f: impl Fn(&UserRecord) -> Map<String, Value> + Send + Sync + 'static) -> Self {
+    pub fn claims(
+        mut self,
+        f: impl Fn(&UserRecord) -> Map<String, Value> + Send + Sync + 'static,
+    ) -> Self {
         self.claims = Some(Box::new(f));
         self
     }
@@ -264,10 +285,10 @@ fn random_jti() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Rounds up to the next whole second (JWT times are whole seconds).
-fn ceil_to_second(t: OffsetDateTime) -> OffsetDateTime {
-    let floor = OffsetDateTime::from_unix_timestamp(t.unix_timestamp()).unwrap_or(t);
-    if floor == t { t } else { floor + Duration::SECOND }
+/// The next whole second strictly after `t`: JWT times are whole seconds, so every
+/// token issued at or before `t` has `iat` below it.
+fn next_whole_second(t: OffsetDateTime) -> OffsetDateTime {
+    from_seconds(t.unix_timestamp() + 1)
 }
 
 fn from_seconds(secs: i64) -> OffsetDateTime {
@@ -277,7 +298,13 @@ fn from_seconds(secs: i64) -> OffsetDateTime {
 impl<S: TokenStore> TokenService<S> {
     /// Starts building a service over `store` signing with `keys`.
     pub fn builder(store: S, keys: Keyring, config: TokenServiceConfig) -> TokenServiceBuilder<S> {
-        TokenServiceBuilder { store, keys, config, clock: Arc::new(SystemClock), claims: None }
+        TokenServiceBuilder {
+            store,
+            keys,
+            config,
+            clock: Arc::new(SystemClock),
+            claims: None,
+        }
     }
 
     /// The store.
@@ -340,7 +367,7 @@ impl<S: TokenStore> TokenService<S> {
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || policy.hash(&password))
             .await
-            .map_err(|e| Error::storage(e))?
+            .map_err(Error::storage)?
     }
 
     /// Verifies a password; for an account without a hash (or no account) it verifies
@@ -352,7 +379,9 @@ impl<S: TokenStore> TokenService<S> {
             None => (self.dummy_hash().await, false),
         };
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc))
+            .await
+            .unwrap_or(false);
         ok && real
     }
 
@@ -360,7 +389,10 @@ impl<S: TokenStore> TokenService<S> {
         if let Some(hash) = self.inner.dummy_hash.get() {
             return hash.clone();
         }
-        let hash = self.hash_password("dummy password, never matches").await.unwrap_or_default();
+        let hash = self
+            .hash_password("dummy password, never matches")
+            .await
+            .unwrap_or_default();
         self.inner.dummy_hash.get_or_init(|| hash).clone()
     }
 
@@ -369,13 +401,22 @@ impl<S: TokenStore> TokenService<S> {
         let email = normalize_email(email)?;
         self.inner.config.password.check_new_password(password)?;
         let hash = self.hash_password(password).await?;
-        let user = NewUser { email, password_hash: Some(hash), created_at: self.now() };
+        let user = NewUser {
+            email,
+            password_hash: Some(hash),
+            created_at: self.now(),
+        };
         self.inner.store.create_user(&user).await
     }
 
     /// Checks email and password and opens a session. Every failure is
     /// [`Error::InvalidCredentials`], whether or not the account exists.
-    pub async fn login(&self, email: &str, password: &str, client: &ClientInfo) -> Result<TokenPair> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
         let email = normalize_email(email)?;
         let user = self.inner.store.find_user_by_email(&email).await?;
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -390,14 +431,24 @@ impl<S: TokenStore> TokenService<S> {
                     _ => "bad_credentials",
                 };
                 let uid = other.map(|u| u.id);
-                self.audit(AuditKind::LoginFailed, uid, None, client, json!({"reason": reason}), now)
-                    .await?;
+                self.audit(
+                    AuditKind::LoginFailed,
+                    uid,
+                    None,
+                    client,
+                    json!({"reason": reason}),
+                    now,
+                )
+                .await?;
                 return Err(Error::InvalidCredentials);
             }
         };
         if rehash {
             let new_hash = self.hash_password(password).await?;
-            self.inner.store.set_password_hash(user.id, &new_hash).await?;
+            self.inner
+                .store
+                .set_password_hash(user.id, &new_hash)
+                .await?;
         }
         self.inner.store.record_login(user.id, now).await?;
         let pair = self.open_session(&user, client, now).await?;
@@ -417,18 +468,35 @@ impl<S: TokenStore> TokenService<S> {
     /// SSO). [`Error::NotFound`] for an unknown user, [`Error::InvalidCredentials`] for
     /// a deactivated one.
     pub async fn start_session(&self, user: UserId, client: &ClientInfo) -> Result<TokenPair> {
-        let user = self.inner.store.find_user(user).await?.ok_or(Error::NotFound)?;
+        let user = self
+            .inner
+            .store
+            .find_user(user)
+            .await?
+            .ok_or(Error::NotFound)?;
         if !user.is_active {
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
         let pair = self.open_session(&user, client, now).await?;
-        self.audit(AuditKind::LoginSucceeded, Some(user.id), Some(pair.session_id), client, json!({}), now)
-            .await?;
+        self.audit(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(pair.session_id),
+            client,
+            json!({}),
+            now,
+        )
+        .await?;
         Ok(pair)
     }
 
-    async fn open_session(&self, user: &UserRecord, client: &ClientInfo, now: OffsetDateTime) -> Result<TokenPair> {
+    async fn open_session(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let session_id = SessionId::new();
         let refresh = RefreshToken::generate();
@@ -460,9 +528,10 @@ impl<S: TokenStore> TokenService<S> {
         let cfg = &self.inner.config;
         // Never before tokens_valid_after, so a token issued right after logout-all in
         // the same second is still valid.
-        let iat = now
-            .unix_timestamp()
-            .max(user.tokens_valid_after.map_or(i64::MIN, |t| t.unix_timestamp()));
+        let iat = now.unix_timestamp().max(
+            user.tokens_valid_after
+                .map_or(i64::MIN, |t| t.unix_timestamp()),
+        );
         let exp = iat + cfg.access_ttl.whole_seconds();
         let jti = random_jti();
         let mut claims = match &self.inner.claims {
@@ -483,9 +552,10 @@ impl<S: TokenStore> TokenService<S> {
         let mut header = jsonwebtoken::Header::new(key.alg.jwt());
         header.typ = Some(ACCESS_TOKEN_TYPE.into());
         header.kid = Some(key.kid.clone());
-        let encoding = key.encoding.as_ref().ok_or_else(|| {
-            Error::Key(KeyError::Keyring("active key cannot sign".into()))
-        })?;
+        let encoding = key
+            .encoding
+            .as_ref()
+            .ok_or_else(|| Error::Key(KeyError::Keyring("active key cannot sign".into())))?;
         let access_token = jsonwebtoken::encode(&header, &claims, encoding)
             .map_err(|e| Error::Key(KeyError::Signing(e)))?;
 
@@ -515,7 +585,12 @@ impl<S: TokenStore> TokenService<S> {
     /// revocation mode through the cache.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
-        let verified = verify_access_token(token, &self.inner.keys, &self.inner.rules, now.unix_timestamp())?;
+        let verified = verify_access_token(
+            token,
+            &self.inner.keys,
+            &self.inner.rules,
+            now.unix_timestamp(),
+        )?;
         let mode = self.inner.config.revocation_mode;
         if mode == RevocationMode::Stateless {
             return Ok(verified);
@@ -525,7 +600,8 @@ impl<S: TokenStore> TokenService<S> {
         self.check_user_state(&verified).await?;
         match mode {
             RevocationMode::Denylist => {
-                if let Some(rejection) = cache.is_denied(&verified.claims.jti, &verified.claims.sid) {
+                if let Some(rejection) = cache.is_denied(&verified.claims.jti, &verified.claims.sid)
+                {
                     return Err(rejection.into());
                 }
             }
@@ -534,7 +610,11 @@ impl<S: TokenStore> TokenService<S> {
                     Some(entry) => Some(entry),
                     None => {
                         let epoch = cache.epoch();
-                        let found = self.inner.store.find_access_token(&verified.claims.jti).await?;
+                        let found = self
+                            .inner
+                            .store
+                            .find_access_token(&verified.claims.jti)
+                            .await?;
                         if let Some(entry) = &found {
                             cache.insert_allowed(entry.clone(), epoch);
                         }
@@ -559,7 +639,10 @@ impl<S: TokenStore> TokenService<S> {
                 let epoch = cache.epoch();
                 let state = match self.inner.store.find_user(token.user_id).await? {
                     Some(user) => UserState::from(&user),
-                    None => UserState { is_active: false, tokens_valid_after: None },
+                    None => UserState {
+                        is_active: false,
+                        tokens_valid_after: None,
+                    },
                 };
                 cache.insert_user_state(token.user_id, state, epoch);
                 state
@@ -594,7 +677,10 @@ impl<S: TokenStore> TokenService<S> {
         let store = &self.inner.store;
         for _ in 0..4 {
             let now = self.now();
-            let rec = store.find_refresh_token(&hash).await?.ok_or(RefreshRejection::Unknown)?;
+            let rec = store
+                .find_refresh_token(&hash)
+                .await?
+                .ok_or(RefreshRejection::Unknown)?;
             if rec.revoked_at.is_some() {
                 return Err(RefreshRejection::Revoked.into());
             }
@@ -604,7 +690,10 @@ impl<S: TokenStore> TokenService<S> {
             let (current, grace) = if rec.rotated_at.is_some() {
                 match self.grace_successor(&rec, now).await? {
                     Ok(live) => {
-                        let grace = GraceReexchange { predecessor: rec.token.id, max_reuse: cfg.max_grace_reuse };
+                        let grace = GraceReexchange {
+                            predecessor: rec.token.id,
+                            max_reuse: cfg.max_grace_reuse,
+                        };
                         (live, Some(grace))
                     }
                     Err(reason) => return self.reuse_detected(&rec, client, now, reason).await,
@@ -637,12 +726,19 @@ impl<S: TokenStore> TokenService<S> {
                 ip: t.ip.clone(),
             };
             let generation = successor.generation;
-            let rotation = Rotation { current: t.id, successor, at: now, grace };
+            let rotation = Rotation {
+                current: t.id,
+                successor,
+                at: now,
+                grace,
+            };
             if !store.rotate_refresh_token(&rotation).await? {
                 // Lost a race or the grace budget: read again and classify anew.
                 continue;
             }
-            let pair = self.issue_pair(&user, t.session_id, successor_token, now).await?;
+            let pair = self
+                .issue_pair(&user, t.session_id, successor_token, now)
+                .await?;
             self.audit(
                 AuditKind::TokenRefreshed,
                 Some(user.id),
@@ -669,7 +765,9 @@ impl<S: TokenStore> TokenService<S> {
         now: OffsetDateTime,
     ) -> Result<Result<RefreshTokenRecord, &'static str>> {
         let cfg = &self.inner.config;
-        let Some(rotated_at) = rec.rotated_at else { return Ok(Err("not_rotated")) };
+        let Some(rotated_at) = rec.rotated_at else {
+            return Ok(Err("not_rotated"));
+        };
         if cfg.reuse_grace.is_zero() {
             return Ok(Err("strict"));
         }
@@ -679,8 +777,15 @@ impl<S: TokenStore> TokenService<S> {
         if rec.reuse_count >= cfg.max_grace_reuse {
             return Ok(Err("grace_reuse_exhausted"));
         }
-        let Some(successor_id) = rec.replaced_by else { return Ok(Err("older_generation")) };
-        match self.inner.store.find_refresh_token_by_id(successor_id).await? {
+        let Some(successor_id) = rec.replaced_by else {
+            return Ok(Err("older_generation"));
+        };
+        match self
+            .inner
+            .store
+            .find_refresh_token_by_id(successor_id)
+            .await?
+        {
             Some(s) if s.is_live() && s.token.session_id == rec.token.session_id => Ok(Ok(s)),
             _ => Ok(Err("older_generation")),
         }
@@ -694,7 +799,8 @@ impl<S: TokenStore> TokenService<S> {
         reason: &'static str,
     ) -> Result<TokenPair> {
         let t = &rec.token;
-        self.revoke_session_rows(t.session_id, t.user_id, RevokeReason::ReuseDetected, now).await?;
+        self.revoke_session_rows(t.session_id, t.user_id, RevokeReason::ReuseDetected, now)
+            .await?;
         tracing::warn!(user = %t.user_id, session = %t.session_id, reason, "refresh token reuse detected; session revoked");
         self.audit(
             AuditKind::TokenReuseAttack,
@@ -716,8 +822,18 @@ impl<S: TokenStore> TokenService<S> {
         now: OffsetDateTime,
     ) -> Result<bool> {
         let expires_at = self.event_expiry(now);
-        let revoked = self.inner.store.revoke_session(session, reason, now, expires_at).await?;
-        let event = RevocationEvent { id: 0, user_id: user, item: RevokedItem::Session(session), revoked_at: now, expires_at };
+        let revoked = self
+            .inner
+            .store
+            .revoke_session(session, reason, now, expires_at)
+            .await?;
+        let event = RevocationEvent {
+            id: 0,
+            user_id: user,
+            item: RevokedItem::Session(session),
+            revoked_at: now,
+            expires_at,
+        };
         self.inner.cache.apply_local(event, now);
         Ok(revoked)
     }
@@ -726,16 +842,28 @@ impl<S: TokenStore> TokenService<S> {
     pub async fn logout(&self, token: &Authenticated, client: &ClientInfo) -> Result<()> {
         let now = self.now();
         let sid = token.claims.sid;
-        self.revoke_session_rows(sid, token.user_id, RevokeReason::Logout, now).await?;
+        self.revoke_session_rows(sid, token.user_id, RevokeReason::Logout, now)
+            .await?;
         self.deny_token(token, now).await?;
-        self.audit(AuditKind::SessionRevoked, Some(token.user_id), Some(sid), client, json!({"reason": "logout"}), now)
-            .await
+        self.audit(
+            AuditKind::SessionRevoked,
+            Some(token.user_id),
+            Some(sid),
+            client,
+            json!({"reason": "logout"}),
+            now,
+        )
+        .await
     }
 
     async fn deny_token(&self, token: &Authenticated, now: OffsetDateTime) -> Result<bool> {
         let expires_at = from_seconds(token.claims.exp) + self.inner.config.leeway;
         let jti = &token.claims.jti;
-        let revoked = self.inner.store.revoke_access_token(jti, token.user_id, now, expires_at).await?;
+        let revoked = self
+            .inner
+            .store
+            .revoke_access_token(jti, token.user_id, now, expires_at)
+            .await?;
         let event = RevocationEvent {
             id: 0,
             user_id: token.user_id,
@@ -748,7 +876,11 @@ impl<S: TokenStore> TokenService<S> {
     }
 
     /// Revokes one access token by its jti (the session stays).
-    pub async fn revoke_access_token(&self, token: &Authenticated, client: &ClientInfo) -> Result<()> {
+    pub async fn revoke_access_token(
+        &self,
+        token: &Authenticated,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let now = self.now();
         if self.deny_token(token, now).await? {
             self.audit(
@@ -769,11 +901,17 @@ impl<S: TokenStore> TokenService<S> {
     /// Returns the number of sessions revoked.
     pub async fn logout_all(&self, user: UserId, client: &ClientInfo) -> Result<u64> {
         let now = self.now();
-        let tva = ceil_to_second(now);
+        let tva = next_whole_second(now);
         let n = self
             .inner
             .store
-            .revoke_user_sessions(user, RevokeReason::LogoutAll, now, self.event_expiry(now), Some(tva))
+            .revoke_user_sessions(
+                user,
+                RevokeReason::LogoutAll,
+                now,
+                self.event_expiry(now),
+                Some(tva),
+            )
             .await?;
         let event = RevocationEvent {
             id: 0,
@@ -784,7 +922,15 @@ impl<S: TokenStore> TokenService<S> {
         };
         self.inner.cache.apply_local(event, now);
         self.inner.cache.mark_stale();
-        self.audit(AuditKind::LogoutAll, Some(user), None, client, json!({"sessions": n}), now).await?;
+        self.audit(
+            AuditKind::LogoutAll,
+            Some(user),
+            None,
+            client,
+            json!({"sessions": n}),
+            now,
+        )
+        .await?;
         Ok(n)
     }
 
@@ -798,7 +944,9 @@ impl<S: TokenStore> TokenService<S> {
             .live_refresh_tokens(user, now)
             .await?
             .iter()
-            .filter(|r| now < r.token.expires_at && idle.is_none_or(|d| now < r.token.issued_at + d))
+            .filter(|r| {
+                now < r.token.expires_at && idle.is_none_or(|d| now < r.token.issued_at + d)
+            })
             .map(SessionInfo::from)
             .collect();
         sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
@@ -806,15 +954,33 @@ impl<S: TokenStore> TokenService<S> {
     }
 
     /// Revokes one session of the user; [`Error::NotFound`] if it is not theirs or not live.
-    pub async fn revoke_session(&self, user: UserId, session: SessionId, client: &ClientInfo) -> Result<()> {
-        match self.inner.store.live_refresh_token_of_session(session).await? {
+    pub async fn revoke_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        match self
+            .inner
+            .store
+            .live_refresh_token_of_session(session)
+            .await?
+        {
             Some(live) if live.token.user_id == user => {}
             _ => return Err(Error::NotFound),
         }
         let now = self.now();
-        self.revoke_session_rows(session, user, RevokeReason::Revoked, now).await?;
-        self.audit(AuditKind::SessionRevoked, Some(user), Some(session), client, json!({"reason": "revoked"}), now)
-            .await
+        self.revoke_session_rows(session, user, RevokeReason::Revoked, now)
+            .await?;
+        self.audit(
+            AuditKind::SessionRevoked,
+            Some(user),
+            Some(session),
+            client,
+            json!({"reason": "revoked"}),
+            now,
+        )
+        .await
     }
 
     /// RFC 7009 revocation of either token type. Unknown, invalid or expired tokens
@@ -826,7 +992,10 @@ impl<S: TokenStore> TokenService<S> {
             {
                 let now = self.now();
                 let t = &rec.token;
-                if self.revoke_session_rows(t.session_id, t.user_id, RevokeReason::Revoked, now).await? {
+                if self
+                    .revoke_session_rows(t.session_id, t.user_id, RevokeReason::Revoked, now)
+                    .await?
+                {
                     self.audit(
                         AuditKind::SessionRevoked,
                         Some(t.user_id),
@@ -841,7 +1010,12 @@ impl<S: TokenStore> TokenService<S> {
             return Ok(());
         }
         let now = self.now();
-        match verify_access_token(token, &self.inner.keys, &self.inner.rules, now.unix_timestamp()) {
+        match verify_access_token(
+            token,
+            &self.inner.keys,
+            &self.inner.rules,
+            now.unix_timestamp(),
+        ) {
             Ok(verified) => self.revoke_access_token(&verified, client).await,
             Err(_) => Ok(()),
         }
@@ -851,7 +1025,11 @@ impl<S: TokenStore> TokenService<S> {
     /// access tokens in every mode but `Stateless`. `Ok(false)` if the user is unknown.
     pub async fn set_user_active(&self, user: UserId, active: bool) -> Result<bool> {
         let now = self.now();
-        let found = self.inner.store.set_user_active(user, active, now, self.event_expiry(now)).await?;
+        let found = self
+            .inner
+            .store
+            .set_user_active(user, active, now, self.event_expiry(now))
+            .await?;
         if found {
             let event = RevocationEvent {
                 id: 0,
@@ -866,9 +1044,21 @@ impl<S: TokenStore> TokenService<S> {
     }
 
     /// Sets a new password and logs the user out everywhere.
-    pub async fn change_password(&self, user: UserId, new_password: &str, client: &ClientInfo) -> Result<()> {
-        self.inner.config.password.check_new_password(new_password)?;
-        self.inner.store.find_user(user).await?.ok_or(Error::NotFound)?;
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.inner
+            .config
+            .password
+            .check_new_password(new_password)?;
+        self.inner
+            .store
+            .find_user(user)
+            .await?
+            .ok_or(Error::NotFound)?;
         let hash = self.hash_password(new_password).await?;
         self.inner.store.set_password_hash(user, &hash).await?;
         self.logout_all(user, client).await.map(|_| ())
@@ -879,7 +1069,15 @@ impl<S: TokenStore> TokenService<S> {
         let now = self.now();
         let report = self.inner.store.cleanup(policy, now).await?;
         let details = serde_json::to_value(report).unwrap_or_default();
-        self.audit(AuditKind::Cleanup, None, None, &ClientInfo::default(), details, now).await?;
+        self.audit(
+            AuditKind::Cleanup,
+            None,
+            None,
+            &ClientInfo::default(),
+            details,
+            now,
+        )
+        .await?;
         Ok(report)
     }
 }

@@ -8,7 +8,9 @@ use crate::refresh::{TokenHash, TokenId};
 use crate::users::UserId;
 
 /// Identifier of a session: one login on one device, the family of its refresh tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct SessionId(pub Uuid);
 

@@ -29,15 +29,14 @@ pub trait UserDirectory: Send + Sync {
     fn find_user(&self, id: UserId) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
 
     /// Replaces the stored password hash (rehash on login, password change).
-    fn set_password_hash(
-        &self,
-        id: UserId,
-        phc: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_password_hash(&self, id: UserId, phc: &str) -> impl Future<Output = Result<()>> + Send;
 
     /// Records a successful login.
-    fn record_login(&self, id: UserId, at: OffsetDateTime)
-    -> impl Future<Output = Result<()>> + Send;
+    fn record_login(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Activates or deactivates a user and appends a user revocation event so caches
     /// drop the user's state. `Ok(false)` if the user does not exist.
@@ -73,8 +72,10 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Applies a rotation atomically. Writes nothing and returns `Ok(false)` when
     /// `rotation.current` is no longer live or the grace predecessor's reuse budget is
     /// spent; of N concurrent calls for one token exactly one returns `Ok(true)`.
-    fn rotate_refresh_token(&self, rotation: &Rotation)
-    -> impl Future<Output = Result<bool>> + Send;
+    fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// The live token of each session of the user whose absolute expiry is after `now`.
     fn live_refresh_tokens(

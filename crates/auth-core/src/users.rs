@@ -4,7 +4,9 @@ use std::fmt;
 use time::OffsetDateTime;
 
 /// A user's id (the `sub` claim as a decimal string).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
 
@@ -62,14 +64,22 @@ pub struct UserState {
 
 impl From<&UserRecord> for UserState {
     fn from(u: &UserRecord) -> Self {
-        UserState { is_active: u.is_active, tokens_valid_after: u.tokens_valid_after }
+        UserState {
+            is_active: u.is_active,
+            tokens_valid_after: u.tokens_valid_after,
+        }
     }
 }
 
 /// Normalises an email for storage and lookup; refuses what cannot be one.
 pub fn normalize_email(email: &str) -> crate::Result<String> {
     let email = email.trim().to_lowercase();
-    let bad = |reason| Err(crate::Error::InvalidInput { field: "email", reason });
+    let bad = |reason| {
+        Err(crate::Error::InvalidInput {
+            field: "email",
+            reason,
+        })
+    };
     if email.is_empty() || email.len() > 254 {
         return bad("must be 1 to 254 characters");
     }
@@ -90,7 +100,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        assert_eq!(
+            normalize_email("  Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
         for bad in ["", "alice", "@x", "a@", "a@b@c", "a b@c", &"x".repeat(300)] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
