@@ -1,0 +1,17 @@
+//! PostgreSQL storage for auth-tokens on sqlx, with revocations pushed to caches by LISTEN/NOTIFY.
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod access;
+mod audit;
+mod cleanup;
+mod error;
+mod listener;
+mod refresh;
+mod statements;
+mod store;
+mod users;
+
+pub use error::PgError;
+pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
+pub use statements::PgStatements;
+pub use store::{MIGRATOR, PgTokenStore};

@@ -1,0 +1,230 @@
+//! [`RefreshTokenStore`] over `refresh_tokens`.
+
+use auth_core::{
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Result, RevokeReason, Rotation,
+    SessionId, TokenHash, TokenId, UserId,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{corrupt, db};
+use crate::statements::PgStatements;
+use crate::store::PgTokenStore;
+
+fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
+    let hash: Vec<u8> = row.try_get("token_hash").map_err(db)?;
+    let hash = TokenHash::from_slice(&hash)
+        .ok_or_else(|| corrupt("refresh_tokens", "token_hash is not 32 bytes"))?;
+    let token = NewRefreshToken {
+        id: TokenId(row.try_get("id").map_err(db)?),
+        hash,
+        user_id: UserId(row.try_get("user_id").map_err(db)?),
+        session_id: SessionId(row.try_get("session_id").map_err(db)?),
+        generation: row.try_get("generation").map_err(db)?,
+        issued_at: row.try_get("issued_at").map_err(db)?,
+        expires_at: row.try_get("expires_at").map_err(db)?,
+        session_created_at: row.try_get("session_created_at").map_err(db)?,
+        session_expires_at: row.try_get("session_expires_at").map_err(db)?,
+        user_agent: row.try_get("user_agent").map_err(db)?,
+        ip: row.try_get("ip").map_err(db)?,
+    };
+    Ok(RefreshTokenRecord {
+        token,
+        rotated_at: row.try_get("rotated_at").map_err(db)?,
+        replaced_by: row
+            .try_get::<Option<Uuid>, _>("replaced_by")
+            .map_err(db)?
+            .map(TokenId),
+        revoked_at: row.try_get("revoked_at").map_err(db)?,
+        revoke_reason: row.try_get("revoke_reason").map_err(db)?,
+        reuse_count: row.try_get("reuse_count").map_err(db)?,
+    })
+}
+
+const RECORD_COLUMNS_WHERE_USER_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
+    issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
+    revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens \
+    WHERE user_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND session_expires_at > $2 \
+    ORDER BY session_created_at DESC, session_id";
+
+const RECORD_COLUMNS_WHERE_SESSION_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
+    issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
+    revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens \
+    WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
+
+/// Revokes the unrevoked rows of one session; if any changed, disables the session's
+/// allowlisted access tokens and appends one 'session' event. One statement, so atomic.
+const REVOKE_SESSION: &str = "WITH rt AS ( \
+        UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
+        WHERE session_id = $1 AND revoked_at IS NULL \
+        RETURNING user_id, rotated_at \
+    ), allow AS ( \
+        UPDATE auth_user_tokens SET disabled = TRUE \
+        WHERE session_id = $1 AND NOT disabled AND EXISTS (SELECT 1 FROM rt) \
+    ), ev AS ( \
+        INSERT INTO revoked_tokens (kind, user_id, session_id, revoked_at, expires_at) \
+        SELECT 'session', (SELECT user_id FROM rt LIMIT 1), $1, $2, $4 WHERE EXISTS (SELECT 1 FROM rt) \
+    ) \
+    SELECT EXISTS (SELECT 1 FROM rt WHERE rotated_at IS NULL)";
+
+/// Revokes every session of a user as [`REVOKE_SESSION`] does (one event per session
+/// that had unrevoked rows) and, when `$5` is not null, stores `tokens_valid_after` and
+/// appends a 'user' event. Returns the number of sessions that had a live row.
+const REVOKE_USER_SESSIONS: &str = "WITH rt AS ( \
+        UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
+        WHERE user_id = $1 AND revoked_at IS NULL \
+        RETURNING session_id, rotated_at \
+    ), sessions AS ( \
+        SELECT session_id, bool_or(rotated_at IS NULL) AS had_live FROM rt GROUP BY session_id \
+    ), allow AS ( \
+        UPDATE auth_user_tokens SET disabled = TRUE \
+        WHERE user_id = $1 AND NOT disabled AND session_id IN (SELECT session_id FROM sessions) \
+    ), ev AS ( \
+        INSERT INTO revoked_tokens (kind, user_id, session_id, revoked_at, expires_at) \
+        SELECT 'session', $1, session_id, $2, $4 FROM sessions ORDER BY session_id \
+    ), usr AS ( \
+        UPDATE users SET tokens_valid_after = $5, updated_at = $2 \
+        WHERE id = $1 AND $5::timestamptz IS NOT NULL \
+        RETURNING id \
+    ), uev AS ( \
+        INSERT INTO revoked_tokens (kind, user_id, revoked_at, expires_at) \
+        SELECT 'user', id, $2, $4 FROM usr \
+    ) \
+    SELECT count(*) FILTER (WHERE had_live) FROM sessions";
+
+impl RefreshTokenStore for PgTokenStore {
+    async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
+             expires_at, session_created_at, session_expires_at, user_agent, ip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.id.0)
+        .bind(t.user_id.0)
+        .bind(t.session_id.0)
+        .bind(t.generation)
+        .bind(t.hash.as_bytes().as_slice())
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .bind(t.session_created_at)
+        .bind(t.session_expires_at)
+        .bind(&t.user_agent)
+        .bind(&t.ip)
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>> {
+        let row = sqlx::query(PgStatements::FIND_REFRESH_TOKEN)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(refresh_record).transpose()
+    }
+
+    async fn find_refresh_token_by_id(&self, id: TokenId) -> Result<Option<RefreshTokenRecord>> {
+        let row = sqlx::query(PgStatements::FIND_REFRESH_TOKEN_BY_ID)
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(refresh_record).transpose()
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<bool> {
+        let s = &rotation.successor;
+        let sql = if rotation.grace.is_some() {
+            PgStatements::ROTATE_WITH_GRACE
+        } else {
+            PgStatements::ROTATE
+        };
+        let mut query = sqlx::query_scalar::<_, i64>(sql)
+            .bind(rotation.current.0)
+            .bind(rotation.at)
+            .bind(s.id.0)
+            .bind(s.user_id.0)
+            .bind(s.session_id.0)
+            .bind(s.generation)
+            .bind(s.hash.as_bytes().as_slice())
+            .bind(s.issued_at)
+            .bind(s.expires_at)
+            .bind(s.session_created_at)
+            .bind(s.session_expires_at)
+            .bind(&s.user_agent)
+            .bind(&s.ip);
+        if let Some(grace) = rotation.grace {
+            query = query.bind(grace.predecessor.0).bind(grace.max_reuse);
+        }
+        // A serialization failure or deadlock is an error (PgError::Conflict), never `true`.
+        let inserted = query.fetch_one(self.pool()).await.map_err(db)?;
+        Ok(inserted == 1)
+    }
+
+    async fn live_refresh_tokens(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RefreshTokenRecord>> {
+        let rows = sqlx::query(RECORD_COLUMNS_WHERE_USER_LIVE)
+            .bind(user.0)
+            .bind(now)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
+        rows.iter().map(refresh_record).collect()
+    }
+
+    async fn live_refresh_token_of_session(
+        &self,
+        session: SessionId,
+    ) -> Result<Option<RefreshTokenRecord>> {
+        let row = sqlx::query(RECORD_COLUMNS_WHERE_SESSION_LIVE)
+            .bind(session.0)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(refresh_record).transpose()
+    }
+
+    async fn revoke_session(
+        &self,
+        session: SessionId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        sqlx::query_scalar(REVOKE_SESSION)
+            .bind(session.0)
+            .bind(at)
+            .bind(reason.as_str())
+            .bind(event_expires_at)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+        tokens_valid_after: Option<OffsetDateTime>,
+    ) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(REVOKE_USER_SESSIONS)
+            .bind(user.0)
+            .bind(at)
+            .bind(reason.as_str())
+            .bind(event_expires_at)
+            .bind(tokens_valid_after)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,103 @@
+//! [`UserDirectory`] over the `users` table.
+
+use auth_core::{NewUser, Result, UserDirectory, UserId, UserRecord};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+
+use crate::error::db;
+use crate::statements::PgStatements;
+use crate::store::PgTokenStore;
+
+fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::Error> {
+    Ok(UserRecord {
+        id: UserId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        is_active: row.try_get("is_active")?,
+        is_admin: row.try_get("is_admin")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        last_login: row.try_get("last_login")?,
+    })
+}
+
+impl UserDirectory for PgTokenStore {
+    async fn create_user(&self, user: &NewUser) -> Result<UserId> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(UserId(id))
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(PgStatements::FIND_USER_BY_EMAIL)
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user_record).transpose().map_err(db)
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(PgStatements::FIND_USER)
+            .bind(id.0)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user_record).transpose().map_err(db)
+    }
+
+    async fn set_password_hash(&self, id: UserId, phc: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+            .bind(id.0)
+            .bind(phc)
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<()> {
+        sqlx::query("UPDATE users SET last_login = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(at)
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        // One statement, so the state change and its revocation event commit together.
+        let found: bool = sqlx::query_scalar(
+            "WITH u AS ( \
+                 UPDATE users SET is_active = $2, updated_at = $3 WHERE id = $1 RETURNING id \
+             ), ev AS ( \
+                 INSERT INTO revoked_tokens (kind, user_id, revoked_at, expires_at) \
+                 SELECT 'user', id, $3, $4 FROM u \
+             ) \
+             SELECT EXISTS (SELECT 1 FROM u)",
+        )
+        .bind(id.0)
+        .bind(active)
+        .bind(at)
+        .bind(event_expires_at)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(found)
+    }
+}
