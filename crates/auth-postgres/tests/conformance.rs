@@ -1,0 +1,8 @@
+//! The shared auth-tokens conformance suite against a real PostgreSQL, one fresh
+//! database per scenario.
+
+mod common;
+
+use common::PgTestDb;
+
+auth_conformance::conformance_tests!(PgTestDb);
