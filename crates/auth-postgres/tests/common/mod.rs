@@ -17,14 +17,14 @@ pub struct PgTestDb {
     store: PgTokenStore,
 }
 
-async fn admin_connection() -> PgConnection {
+pub async fn admin_connection() -> PgConnection {
     let (url, source) = postgres_url().await;
     PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!("cannot connect to the test PostgreSQL server ({source:?}) at {url}: {e}")
     })
 }
 
-async fn admin_execute(sql: String) {
+pub async fn admin_execute(sql: String) {
     let mut conn = admin_connection().await;
     sqlx::query(AssertSqlSafe(sql.clone()))
         .execute(&mut conn)
