@@ -1,0 +1,31 @@
+//! MySQL storage for auth-tokens over diesel-async and deadpool, upgrading the legacy `auth_user_tokens` table in place.
+//!
+//! [`MySqlTokenStore`] implements every storage trait of `auth-core` over MySQL 8 or
+//! MariaDB 10.11+ (InnoDB), through diesel-async's pure-Rust `mysql_async` driver and a
+//! deadpool pool whose every connection runs in strict `sql_mode` with the UTC time zone.
+//! The schema lives in `migrations-mysql/` at the repository root, in diesel's folder
+//! format; it is embedded here and applied with [`MySqlTokenStore::run_pending_migrations`]
+//! (or the diesel CLI).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), auth_mysql::MySqlError> {
+//! let store = auth_mysql::MySqlTokenStore::connect("mysql://root@127.0.0.1:3306/auth").await?;
+//! store.run_pending_migrations().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod error;
+mod limits;
+mod migrate;
+mod pool;
+mod rows;
+mod schema;
+mod store;
+
+pub use error::MySqlError;
+pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};
+pub use pool::{
+    MYSQL_SESSION_SETUP, MySqlConnection, MySqlOptions, MySqlPool, build_pool, establish,
+};
+pub use store::MySqlTokenStore;

@@ -1,0 +1,318 @@
+//! Rows as loaded, and their conversion into auth-core's records.
+
+use auth_core::time::OffsetDateTime;
+use auth_core::{
+    AccessTokenEntry, AuditEvent, AuditKind, AuditRecord, NewRefreshToken, RefreshTokenRecord,
+    RevocationEvent, RevokedItem, SessionId, TokenHash, TokenId, UserId, UserRecord,
+};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::error::MySqlError;
+use crate::schema::{audit_logs, auth_user, auth_user_tokens, revoked_tokens};
+
+fn uuid(bytes: &[u8], what: &'static str) -> Result<Uuid, MySqlError> {
+    Uuid::from_slice(bytes).map_err(|_| MySqlError::InvalidRow(what))
+}
+
+fn required<T>(value: Option<T>, what: &'static str) -> Result<T, MySqlError> {
+    value.ok_or(MySqlError::InvalidRow(what))
+}
+
+/// A refresh-token row of `auth_user_tokens`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct RefreshRow {
+    token_id: Option<Vec<u8>>,
+    token_hash: Option<Vec<u8>>,
+    user_id: i64,
+    session_id: Option<Vec<u8>>,
+    generation: i32,
+    issued_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+    session_created_at: Option<OffsetDateTime>,
+    session_expires_at: Option<OffsetDateTime>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    rotated_at: Option<OffsetDateTime>,
+    replaced_by: Option<Vec<u8>>,
+    revoked_at: Option<OffsetDateTime>,
+    revoke_reason: Option<String>,
+    reuse_count: i32,
+}
+
+impl TryFrom<RefreshRow> for RefreshTokenRecord {
+    type Error = MySqlError;
+
+    fn try_from(r: RefreshRow) -> Result<Self, MySqlError> {
+        let hash = required(r.token_hash, "refresh token without token_hash")?;
+        Ok(RefreshTokenRecord {
+            token: NewRefreshToken {
+                id: TokenId(uuid(
+                    &required(r.token_id, "refresh token without token_id")?,
+                    "token_id",
+                )?),
+                hash: TokenHash::from_slice(&hash).ok_or(MySqlError::InvalidRow("token_hash"))?,
+                user_id: UserId(r.user_id),
+                session_id: SessionId(uuid(
+                    &required(r.session_id, "refresh token without session_id")?,
+                    "session_id",
+                )?),
+                generation: r.generation,
+                issued_at: required(r.issued_at, "refresh token without issued_at")?,
+                expires_at: required(r.expires_at, "refresh token without expires_at")?,
+                session_created_at: required(
+                    r.session_created_at,
+                    "refresh token without session_created_at",
+                )?,
+                session_expires_at: required(
+                    r.session_expires_at,
+                    "refresh token without session_expires_at",
+                )?,
+                user_agent: r.user_agent,
+                ip: r.ip,
+            },
+            rotated_at: r.rotated_at,
+            replaced_by: r
+                .replaced_by
+                .map(|b| uuid(&b, "replaced_by").map(TokenId))
+                .transpose()?,
+            revoked_at: r.revoked_at,
+            revoke_reason: r.revoke_reason,
+            reuse_count: r.reuse_count,
+        })
+    }
+}
+
+/// An allowlisted access-token row of `auth_user_tokens`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct AccessRow {
+    jti: Option<Vec<u8>>,
+    user_id: i64,
+    session_id: Option<Vec<u8>>,
+    issued_at: Option<OffsetDateTime>,
+    expires_at: Option<OffsetDateTime>,
+    disabled: Option<bool>,
+}
+
+impl TryFrom<AccessRow> for AccessTokenEntry {
+    type Error = MySqlError;
+
+    fn try_from(r: AccessRow) -> Result<Self, MySqlError> {
+        let jti = String::from_utf8(required(r.jti, "access token without jti")?)
+            .map_err(|_| MySqlError::InvalidRow("jti is not UTF-8"))?;
+        Ok(AccessTokenEntry {
+            jti,
+            user_id: UserId(r.user_id),
+            session_id: SessionId(uuid(
+                &required(r.session_id, "access token without session_id")?,
+                "session_id",
+            )?),
+            issued_at: required(r.issued_at, "access token without issued_at")?,
+            expires_at: required(r.expires_at, "access token without expires_at")?,
+            // The seed's column is nullable; a NULL is not "available".
+            disabled: r.disabled.unwrap_or(true),
+        })
+    }
+}
+
+/// A row of `auth_user`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = auth_user, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct UserRow {
+    id: i64,
+    email: Option<Vec<u8>>,
+    password_hash: Option<String>,
+    is_active: bool,
+    is_admin: bool,
+    tokens_valid_after: Option<OffsetDateTime>,
+    last_login: Option<OffsetDateTime>,
+}
+
+impl TryFrom<UserRow> for UserRecord {
+    type Error = MySqlError;
+
+    fn try_from(r: UserRow) -> Result<Self, MySqlError> {
+        let email = r
+            .email
+            .map(String::from_utf8)
+            .transpose()
+            .map_err(|_| MySqlError::InvalidRow("email is not UTF-8"))?;
+        Ok(UserRecord {
+            id: UserId(r.id),
+            email,
+            password_hash: r.password_hash,
+            is_active: r.is_active,
+            is_admin: r.is_admin,
+            tokens_valid_after: r.tokens_valid_after,
+            last_login: r.last_login,
+        })
+    }
+}
+
+/// A row of `revoked_tokens`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = revoked_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct RevokedRow {
+    id: i64,
+    kind: String,
+    user_id: i64,
+    jti: Option<Vec<u8>>,
+    session_id: Option<Vec<u8>>,
+    revoked_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+}
+
+impl TryFrom<RevokedRow> for RevocationEvent {
+    type Error = MySqlError;
+
+    fn try_from(r: RevokedRow) -> Result<Self, MySqlError> {
+        let item = match r.kind.as_str() {
+            "token" => RevokedItem::Token(
+                String::from_utf8(required(r.jti, "token revocation without jti")?)
+                    .map_err(|_| MySqlError::InvalidRow("jti is not UTF-8"))?,
+            ),
+            "session" => RevokedItem::Session(SessionId(uuid(
+                &required(r.session_id, "session revocation without session_id")?,
+                "session_id",
+            )?)),
+            "user" => RevokedItem::User(UserId(r.user_id)),
+            _ => return Err(MySqlError::InvalidRow("unknown revocation kind")),
+        };
+        Ok(RevocationEvent {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            item,
+            revoked_at: r.revoked_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+/// A row of `audit_logs`.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_logs, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct AuditRow {
+    id: i64,
+    event_type: String,
+    user_id: Option<i64>,
+    session_id: Option<Vec<u8>>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    details: String,
+    created_at: OffsetDateTime,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = MySqlError;
+
+    fn try_from(r: AuditRow) -> Result<Self, MySqlError> {
+        Ok(AuditRecord {
+            id: r.id,
+            event: AuditEvent {
+                kind: AuditKind::parse(&r.event_type)
+                    .ok_or(MySqlError::InvalidRow("unknown audit event_type"))?,
+                user_id: r.user_id.map(UserId),
+                session_id: r
+                    .session_id
+                    .map(|b| uuid(&b, "session_id").map(SessionId))
+                    .transpose()?,
+                ip: r.ip,
+                user_agent: r.user_agent,
+                details: serde_json::from_str(&r.details)
+                    .map_err(|_| MySqlError::InvalidRow("details is not JSON"))?,
+                at: r.created_at,
+            },
+        })
+    }
+}
+
+/// A refresh-token row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct NewRefreshRow<'a> {
+    token_type: &'static str,
+    user_id: i64,
+    token_id: &'a [u8],
+    token_hash: &'a [u8],
+    session_id: &'a [u8],
+    generation: i32,
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    session_created_at: OffsetDateTime,
+    session_expires_at: OffsetDateTime,
+    user_agent: Option<&'a str>,
+    ip: Option<&'a str>,
+}
+
+impl<'a> From<&'a NewRefreshToken> for NewRefreshRow<'a> {
+    fn from(t: &'a NewRefreshToken) -> Self {
+        NewRefreshRow {
+            token_type: crate::schema::REFRESH,
+            user_id: t.user_id.0,
+            token_id: t.id.0.as_bytes(),
+            token_hash: t.hash.as_bytes(),
+            session_id: t.session_id.0.as_bytes(),
+            generation: t.generation,
+            issued_at: t.issued_at,
+            expires_at: t.expires_at,
+            session_created_at: t.session_created_at,
+            session_expires_at: t.session_expires_at,
+            user_agent: t.user_agent.as_deref(),
+            ip: t.ip.as_deref(),
+        }
+    }
+}
+
+/// An allowlisted access-token row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct NewAccessRow<'a> {
+    token_type: &'static str,
+    user_id: i64,
+    jti: &'a [u8],
+    session_id: &'a [u8],
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    disabled: bool,
+}
+
+impl<'a> From<&'a AccessTokenEntry> for NewAccessRow<'a> {
+    fn from(e: &'a AccessTokenEntry) -> Self {
+        NewAccessRow {
+            token_type: crate::schema::ACCESS,
+            user_id: e.user_id.0,
+            jti: e.jti.as_bytes(),
+            session_id: e.session_id.0.as_bytes(),
+            issued_at: e.issued_at,
+            expires_at: e.expires_at,
+            disabled: e.disabled,
+        }
+    }
+}
+
+/// A revocation-feed row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = revoked_tokens, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct NewRevokedRow<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) user_id: i64,
+    pub(crate) jti: Option<&'a [u8]>,
+    pub(crate) session_id: Option<&'a [u8]>,
+    pub(crate) revoked_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// An audit row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = audit_logs, check_for_backend(diesel::mysql::Mysql))]
+pub(crate) struct NewAuditRow<'a> {
+    pub(crate) event_type: &'static str,
+    pub(crate) user_id: Option<i64>,
+    pub(crate) session_id: Option<&'a [u8]>,
+    pub(crate) ip: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) details: String,
+    pub(crate) created_at: OffsetDateTime,
+}
