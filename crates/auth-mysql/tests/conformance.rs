@@ -1,0 +1,7 @@
+//! The shared conformance suite against MySQL (MariaDB here), one database per test.
+
+mod common;
+
+use common::MySqlTestDb;
+
+auth_conformance::conformance_tests!(MySqlTestDb);
