@@ -173,10 +173,8 @@ pub(crate) fn verify_access_token(
     if alg != key.alg.as_str() {
         return Err(TokenRejection::AlgorithmNotAllowed);
     }
-    match jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, key.alg.jwt())
-    {
-        Ok(true) => {}
-        _ => return Err(TokenRejection::BadSignature),
+    if !key.verify(message.as_bytes(), signature) {
+        return Err(TokenRejection::BadSignature);
     }
 
     let payload = decode_part(payload_b64, rules.max_token_bytes)?;

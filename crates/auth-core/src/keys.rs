@@ -208,12 +208,69 @@ impl KeyringSpec {
     }
 }
 
+/// A key prepared once for verification, so the per-request path only hashes and checks.
+enum Verifier {
+    Hmac(aws_lc_rs::hmac::Key),
+    Public(aws_lc_rs::signature::ParsedPublicKey),
+}
+
+impl Verifier {
+    fn new(alg: SigningAlgorithm, decoding: &DecodingKey) -> Option<Self> {
+        use aws_lc_rs::signature as sig;
+        let bytes = decoding.try_get_as_bytes().ok();
+        Some(match alg {
+            SigningAlgorithm::HS256 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                bytes?,
+            )),
+            SigningAlgorithm::HS384 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA384,
+                bytes?,
+            )),
+            SigningAlgorithm::HS512 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA512,
+                bytes?,
+            )),
+            SigningAlgorithm::EdDSA => {
+                Verifier::Public(sig::ParsedPublicKey::new(&sig::ED25519, bytes?).ok()?)
+            }
+            SigningAlgorithm::ES256 => Verifier::Public(
+                sig::ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, bytes?).ok()?,
+            ),
+            SigningAlgorithm::RS256 => {
+                let der = match decoding.kind() {
+                    jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } => {
+                        der::rsa_public_key(n, e)
+                    }
+                    jsonwebtoken::DecodingKeyKind::SecretOrDer(der) => der.clone(),
+                };
+                Verifier::Public(
+                    sig::ParsedPublicKey::new(&sig::RSA_PKCS1_2048_8192_SHA256, der).ok()?,
+                )
+            }
+        })
+    }
+
+    /// Checks a base64url signature over `message`.
+    fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
+        let mut buf = [0u8; 1024];
+        let Ok(n) = URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut buf) else {
+            return false;
+        };
+        let signature = &buf[..n];
+        match self {
+            Verifier::Hmac(key) => aws_lc_rs::hmac::verify(key, message, signature).is_ok(),
+            Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
+        }
+    }
+}
+
 /// A loaded key.
 pub(crate) struct Key {
     pub(crate) kid: String,
     pub(crate) alg: SigningAlgorithm,
     pub(crate) encoding: Option<EncodingKey>,
-    pub(crate) decoding: DecodingKey,
+    verifier: Verifier,
     jwk: Option<serde_json::Value>,
 }
 
@@ -279,7 +336,8 @@ impl Key {
                     kid: kid.clone(),
                     alg,
                     encoding: Some(EncodingKey::from_secret(&secret)),
-                    decoding: DecodingKey::from_secret(&secret),
+                    verifier: Verifier::new(alg, &DecodingKey::from_secret(&secret))
+                        .ok_or_else(invalid)?,
                     jwk: None,
                 }
             }
@@ -325,11 +383,12 @@ impl Key {
                     }
                     _ => return Err(invalid()),
                 };
+                let verifier = Verifier::new(alg, &decoding).ok_or_else(invalid)?;
                 Key {
                     kid: kid.clone(),
                     alg,
                     encoding: None,
-                    decoding,
+                    verifier,
                     jwk: Some(jwk),
                 }
             }
@@ -385,11 +444,12 @@ impl Key {
             }
             _ => return None,
         };
+        let verifier = Verifier::new(alg, &decoding)?;
         Some(Ok(Key {
             kid: kid.to_owned(),
             alg,
             encoding: Some(encoding),
-            decoding,
+            verifier,
             jwk: Some(jwk),
         }))
     }
@@ -405,10 +465,16 @@ impl Key {
         let message = b"auth-tokens trial signature";
         let sig =
             jsonwebtoken::crypto::sign(message, encoding, self.alg.jwt()).map_err(|_| failed())?;
-        match jsonwebtoken::crypto::verify(&sig, message, &self.decoding, self.alg.jwt()) {
-            Ok(true) => Ok(()),
-            _ => Err(failed()),
+        if self.verify(message, &sig) {
+            Ok(())
+        } else {
+            Err(failed())
         }
+    }
+
+    /// Checks a base64url signature over `message` with this key.
+    pub(crate) fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
+        self.verifier.verify(message, signature_b64)
     }
 }
 
@@ -452,6 +518,39 @@ mod der {
             return None;
         };
         Some(inner)
+    }
+
+    fn push_len(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+    }
+
+    fn push_uint(out: &mut Vec<u8>, value: &[u8]) {
+        let value = &value[value.iter().take_while(|b| **b == 0).count()..];
+        let pad = value.first().is_some_and(|b| b & 0x80 != 0);
+        out.push(INTEGER);
+        push_len(out, value.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(value);
+    }
+
+    /// A PKCS#1 RSAPublicKey from big-endian modulus and exponent.
+    pub(super) fn rsa_public_key(n: &[u8], e: &[u8]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+        push_uint(&mut body, n);
+        push_uint(&mut body, e);
+        let mut out = vec![SEQUENCE];
+        push_len(&mut out, body.len());
+        out.extend(body);
+        out
     }
 
     /// Modulus size of a PKCS#1 RSAPrivateKey, PKCS#1 RSAPublicKey or the key inside
@@ -703,6 +802,48 @@ mod tests {
             "active key must sign"
         );
         assert!(Keyring::from_json("{not json").is_err());
+    }
+
+    #[test]
+    fn verify_only_public_keys_verify_their_tokens() {
+        let signer = Keyring::from_spec(&spec(
+            "rsa",
+            SigningAlgorithm::RS256,
+            KeyMaterial::PrivatePem(include_str!("../tests/fixtures/rsa2048-private.pem").into()),
+        ))
+        .unwrap();
+        let mut verifier_spec = KeyringSpec::generate("current", SigningAlgorithm::EdDSA).unwrap();
+        verifier_spec.keys.push(KeySpec {
+            kid: "rsa".into(),
+            alg: SigningAlgorithm::RS256,
+            material: KeyMaterial::PublicPem(
+                include_str!("../tests/fixtures/rsa2048-public.pem").into(),
+            ),
+        });
+        verifier_spec.keys.push(KeySpec {
+            kid: "ed-old".into(),
+            alg: SigningAlgorithm::EdDSA,
+            material: KeyMaterial::PublicPem(
+                include_str!("../tests/fixtures/ed25519-public.pem").into(),
+            ),
+        });
+        let verifier = Keyring::from_spec(&verifier_spec).unwrap();
+        let message = b"header.payload";
+        let signature = jsonwebtoken::crypto::sign(
+            message,
+            signer.signing_key().encoding.as_ref().unwrap(),
+            jsonwebtoken::Algorithm::RS256,
+        )
+        .unwrap();
+        assert!(verifier.key("rsa").unwrap().verify(message, &signature));
+        assert!(
+            !verifier
+                .key("rsa")
+                .unwrap()
+                .verify(b"header.other", &signature)
+        );
+        assert!(!verifier.key("ed-old").unwrap().verify(message, &signature));
+        assert_eq!(verifier.jwks()["keys"].as_array().unwrap().len(), 3);
     }
 
     #[test]

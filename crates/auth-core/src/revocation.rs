@@ -256,6 +256,30 @@ impl RevocationCache {
         }
     }
 
+    /// One lock acquisition for the per-request check: `None` if the user's state is not
+    /// cached yet; otherwise the verdict of the user-state check and, with `deny`, of
+    /// the jti and session checks.
+    pub fn cached_verdict(
+        &self,
+        user: UserId,
+        iat: i64,
+        jti: &str,
+        sid: &SessionId,
+        deny: bool,
+    ) -> Option<Result<(), crate::TokenRejection>> {
+        let state = self.read();
+        let user_state = state.users.get(&user)?;
+        Some(if let Err(r) = user_state.check(iat) {
+            Err(r)
+        } else if deny && state.jtis.contains_key(jti) {
+            Err(crate::TokenRejection::Revoked)
+        } else if deny && state.sessions.contains_key(sid) {
+            Err(crate::TokenRejection::SessionRevoked)
+        } else {
+            Ok(())
+        })
+    }
+
     /// The cached state of a user, if loaded.
     pub fn user_state(&self, user: UserId) -> Option<UserState> {
         self.read().users.get(&user).copied()

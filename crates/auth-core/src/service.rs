@@ -597,66 +597,58 @@ impl<S: TokenStore> TokenService<S> {
         }
         let cache = &self.inner.cache;
         cache.ensure_fresh(&self.inner.store, now).await?;
-        self.check_user_state(&verified).await?;
-        match mode {
-            RevocationMode::Denylist => {
-                if let Some(rejection) = cache.is_denied(&verified.claims.jti, &verified.claims.sid)
-                {
-                    return Err(rejection.into());
-                }
-            }
-            RevocationMode::Allowlist => {
-                let entry = match cache.allowed(&verified.claims.jti) {
-                    Some(entry) => Some(entry),
-                    None => {
-                        let epoch = cache.epoch();
-                        let found = self
-                            .inner
-                            .store
-                            .find_access_token(&verified.claims.jti)
-                            .await?;
-                        if let Some(entry) = &found {
-                            cache.insert_allowed(entry.clone(), epoch);
-                        }
-                        found
+        let claims = &verified.claims;
+        let deny = mode == RevocationMode::Denylist;
+        let verdict = match cache.cached_verdict(
+            verified.user_id,
+            claims.iat,
+            &claims.jti,
+            &claims.sid,
+            deny,
+        ) {
+            Some(verdict) => verdict,
+            None => self
+                .load_user_state(verified.user_id)
+                .await?
+                .check(claims.iat)
+                .and_then(|()| match cache.is_denied(&claims.jti, &claims.sid) {
+                    Some(rejection) if deny => Err(rejection),
+                    _ => Ok(()),
+                }),
+        };
+        verdict?;
+        if mode == RevocationMode::Allowlist {
+            let entry = match cache.allowed(&claims.jti) {
+                Some(entry) => Some(entry),
+                None => {
+                    let epoch = cache.epoch();
+                    let found = self.inner.store.find_access_token(&claims.jti).await?;
+                    if let Some(entry) = &found {
+                        cache.insert_allowed(entry.clone(), epoch);
                     }
-                };
-                match entry {
-                    Some(e) if !e.disabled && e.user_id == verified.user_id => {}
-                    _ => return Err(TokenRejection::NotAllowed.into()),
+                    found
                 }
+            };
+            match entry {
+                Some(e) if !e.disabled && e.user_id == verified.user_id => {}
+                _ => return Err(TokenRejection::NotAllowed.into()),
             }
-            _ => {}
         }
         Ok(verified)
     }
 
-    async fn check_user_state(&self, token: &Authenticated) -> Result<()> {
+    async fn load_user_state(&self, user: UserId) -> Result<UserState> {
         let cache = &self.inner.cache;
-        let state = match cache.user_state(token.user_id) {
-            Some(state) => state,
-            None => {
-                let epoch = cache.epoch();
-                let state = match self.inner.store.find_user(token.user_id).await? {
-                    Some(user) => UserState::from(&user),
-                    None => UserState {
-                        is_active: false,
-                        tokens_valid_after: None,
-                    },
-                };
-                cache.insert_user_state(token.user_id, state, epoch);
-                state
-            }
+        let epoch = cache.epoch();
+        let state = match self.inner.store.find_user(user).await? {
+            Some(record) => UserState::from(&record),
+            None => UserState {
+                is_active: false,
+                tokens_valid_after: None,
+            },
         };
-        if !state.is_active {
-            return Err(TokenRejection::UserInactive.into());
-        }
-        if let Some(tva) = state.tokens_valid_after
-            && token.claims.iat < tva.unix_timestamp()
-        {
-            return Err(TokenRejection::IssuedBeforeValidAfter.into());
-        }
-        Ok(())
+        cache.insert_user_state(user, state, epoch);
+        Ok(state)
     }
 
     /// Exchanges a refresh token for a new pair, rotating it atomically. A rotated

@@ -62,6 +62,21 @@ pub struct UserState {
     pub tokens_valid_after: Option<OffsetDateTime>,
 }
 
+impl UserState {
+    /// Whether a token issued at `iat` (seconds) passes this state.
+    pub fn check(&self, iat: i64) -> Result<(), crate::TokenRejection> {
+        if !self.is_active {
+            return Err(crate::TokenRejection::UserInactive);
+        }
+        match self.tokens_valid_after {
+            Some(tva) if iat < tva.unix_timestamp() => {
+                Err(crate::TokenRejection::IssuedBeforeValidAfter)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl From<&UserRecord> for UserState {
     fn from(u: &UserRecord) -> Self {
         UserState {
