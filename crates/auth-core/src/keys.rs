@@ -210,7 +210,7 @@ impl KeyringSpec {
 
 /// A key prepared once for verification, so the per-request path only hashes and checks.
 enum Verifier {
-    Hmac(aws_lc_rs::hmac::Key),
+    Hmac(Box<aws_lc_rs::hmac::Key>),
     Public(aws_lc_rs::signature::ParsedPublicKey),
 }
 
@@ -219,18 +219,18 @@ impl Verifier {
         use aws_lc_rs::signature as sig;
         let bytes = decoding.try_get_as_bytes().ok();
         Some(match alg {
-            SigningAlgorithm::HS256 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+            SigningAlgorithm::HS256 => Verifier::Hmac(Box::new(aws_lc_rs::hmac::Key::new(
                 aws_lc_rs::hmac::HMAC_SHA256,
                 bytes?,
-            )),
-            SigningAlgorithm::HS384 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+            ))),
+            SigningAlgorithm::HS384 => Verifier::Hmac(Box::new(aws_lc_rs::hmac::Key::new(
                 aws_lc_rs::hmac::HMAC_SHA384,
                 bytes?,
-            )),
-            SigningAlgorithm::HS512 => Verifier::Hmac(aws_lc_rs::hmac::Key::new(
+            ))),
+            SigningAlgorithm::HS512 => Verifier::Hmac(Box::new(aws_lc_rs::hmac::Key::new(
                 aws_lc_rs::hmac::HMAC_SHA512,
                 bytes?,
-            )),
+            ))),
             SigningAlgorithm::EdDSA => {
                 Verifier::Public(sig::ParsedPublicKey::new(&sig::ED25519, bytes?).ok()?)
             }
