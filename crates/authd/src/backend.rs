@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use anyhow::bail;
-use auth_core::TokenStore;
+use auth_core::{TokenService, TokenStore};
 use time::OffsetDateTime;
 
 /// The kinds of database a URL can name.
@@ -24,7 +24,7 @@ impl DatabaseKind {
         match scheme.as_deref() {
             Some("sqlite") => Ok(Self::Sqlite),
             Some("postgres" | "postgresql") => Ok(Self::Postgres),
-            Some("mysql" | "mariadb") => Ok(Self::Mysql),
+            Some("mysql") => Ok(Self::Mysql),
             _ => bail!(
                 "database URL must start with sqlite:, postgres:// or mysql:// (got `{}`)",
                 redact(url)
@@ -92,7 +92,20 @@ pub trait Backend: TokenStore + Sized {
 
     /// Every migration and its state.
     fn migration_status(&self) -> impl Future<Output = anyhow::Result<Vec<MigrationLine>>> + Send;
+
+    /// Starts pushing revocations into `service`'s cache, where the backend can
+    /// (PostgreSQL: LISTEN/NOTIFY); the push runs until the returned guard is dropped.
+    fn push_revocations(
+        &self,
+        service: &TokenService<Self>,
+    ) -> impl Future<Output = anyhow::Result<Option<PushGuard>>> + Send {
+        let _ = service;
+        async { Ok(None) }
+    }
 }
+
+/// Keeps a backend's revocation push running until dropped.
+pub type PushGuard = Box<dyn std::any::Any + Send + Sync>;
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
@@ -148,6 +161,147 @@ mod sqlite {
                     }
                     .to_owned(),
                     applied_at: m.applied_at,
+                })
+                .collect())
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::collections::BTreeMap;
+
+    use anyhow::Context as _;
+    use auth_core::TokenService;
+    use auth_postgres::{MIGRATOR, PgRevocationListener, PgTokenStore};
+    use time::OffsetDateTime;
+
+    use super::{Backend, MigrationLine, PushGuard};
+
+    /// Applied migrations by version: checksum and time (none before the first run).
+    async fn applied(
+        store: &PgTokenStore,
+    ) -> anyhow::Result<BTreeMap<i64, (Vec<u8>, OffsetDateTime)>> {
+        let pool = store.pool();
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .context("looking for _sqlx_migrations")?;
+        if !exists {
+            return Ok(BTreeMap::new());
+        }
+        let rows: Vec<(i64, Vec<u8>, OffsetDateTime)> = sqlx::query_as(
+            "SELECT version, checksum, installed_on FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(pool)
+        .await
+        .context("reading _sqlx_migrations")?;
+        Ok(rows.into_iter().map(|(v, c, t)| (v, (c, t))).collect())
+    }
+
+    impl Backend for PgTokenStore {
+        const NAME: &'static str = "PostgreSQL";
+
+        async fn connect(url: &str) -> anyhow::Result<Self> {
+            Ok(PgTokenStore::connect(url).await?)
+        }
+
+        async fn migrate_up(&self) -> anyhow::Result<Vec<String>> {
+            let before = applied(self).await?;
+            self.migrate().await.context("migrating up")?;
+            Ok(MIGRATOR
+                .iter()
+                .filter(|m| m.migration_type.is_up_migration() && !before.contains_key(&m.version))
+                .map(|m| m.version.to_string())
+                .collect())
+        }
+
+        async fn migrate_down(&self, steps: u32) -> anyhow::Result<Vec<String>> {
+            let newest_first: Vec<i64> = applied(self).await?.into_keys().rev().collect();
+            let steps = (steps as usize).min(newest_first.len());
+            let target = newest_first.get(steps).copied().unwrap_or(0);
+            MIGRATOR
+                .undo(self.pool(), target)
+                .await
+                .context("migrating down")?;
+            Ok(newest_first[..steps].iter().map(i64::to_string).collect())
+        }
+
+        async fn migration_status(&self) -> anyhow::Result<Vec<MigrationLine>> {
+            let mut applied = applied(self).await?;
+            let mut lines: Vec<MigrationLine> = MIGRATOR
+                .iter()
+                .filter(|m| m.migration_type.is_up_migration())
+                .map(|m| {
+                    let (state, applied_at) = match applied.remove(&m.version) {
+                        Some((sum, at)) if *sum == *m.checksum => ("applied", Some(at)),
+                        Some((_, at)) => ("modified", Some(at)),
+                        None => ("pending", None),
+                    };
+                    MigrationLine {
+                        version: m.version.to_string(),
+                        name: m.description.to_string(),
+                        state: state.to_owned(),
+                        applied_at,
+                    }
+                })
+                .collect();
+            lines.extend(applied.into_iter().map(|(v, (_, at))| MigrationLine {
+                version: v.to_string(),
+                name: String::new(),
+                state: "unknown".to_owned(),
+                applied_at: Some(at),
+            }));
+            Ok(lines)
+        }
+
+        async fn push_revocations(
+            &self,
+            service: &TokenService<Self>,
+        ) -> anyhow::Result<Option<PushGuard>> {
+            let listener = PgRevocationListener::start(self.pool(), service.clone())
+                .await
+                .context("starting the LISTEN/NOTIFY revocation listener")?;
+            Ok(Some(Box::new(listener)))
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use anyhow::Context as _;
+    use auth_mysql::MySqlTokenStore;
+
+    use super::{Backend, MigrationLine};
+
+    impl Backend for MySqlTokenStore {
+        const NAME: &'static str = "MySQL";
+
+        async fn connect(url: &str) -> anyhow::Result<Self> {
+            Ok(MySqlTokenStore::connect(url).await?)
+        }
+
+        async fn migrate_up(&self) -> anyhow::Result<Vec<String>> {
+            self.run_pending_migrations().await.context("migrating up")
+        }
+
+        async fn migrate_down(&self, steps: u32) -> anyhow::Result<Vec<String>> {
+            self.revert_migrations(steps as usize)
+                .await
+                .context("migrating down")
+        }
+
+        async fn migration_status(&self) -> anyhow::Result<Vec<MigrationLine>> {
+            let lines = MySqlTokenStore::migration_status(self)
+                .await
+                .context("reading migration status")?;
+            Ok(lines
+                .into_iter()
+                .map(|m| MigrationLine {
+                    version: m.version,
+                    name: m.name,
+                    state: if m.applied { "applied" } else { "pending" }.to_owned(),
+                    applied_at: None,
                 })
                 .collect())
         }

@@ -1,5 +1,8 @@
 //! The command line: `serve` (the default) and the admin subcommands.
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::pin::pin;
@@ -28,7 +31,7 @@ use crate::server::{app_state, build_service, serve, shutdown_signal};
 /// Every setting can also be given as an environment variable (AUTHD_...) or in a
 /// TOML file (--config); flags win over the environment, which wins over the file.
 #[derive(Debug, Parser)]
-#[command(name = "authd", version, about, long_about = None)]
+#[command(name = "authd", version)]
 pub struct Cli {
     /// Settings shared by every subcommand.
     #[command(flatten)]
@@ -178,7 +181,8 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder
@@ -240,9 +244,15 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             bail!("this authd was built without the `sqlite` feature");
         }
         DatabaseKind::Postgres => {
+            #[cfg(feature = "postgres")]
+            return run_on::<auth_postgres::PgTokenStore>(command, settings).await;
+            #[cfg(not(feature = "postgres"))]
             bail!("this authd was built without the `postgres` feature");
         }
         DatabaseKind::Mysql => {
+            #[cfg(feature = "mysql")]
+            return run_on::<auth_mysql::MySqlTokenStore>(command, settings).await;
+            #[cfg(not(feature = "mysql"))]
             bail!("this authd was built without the `mysql` feature");
         }
     }
@@ -291,7 +301,8 @@ async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Res
     match command {
         Command::Serve => {
             let keys = load_keyring(&settings)?;
-            let service = build_service(store, keys, &settings)?;
+            let service = build_service(store.clone(), keys, &settings)?;
+            let _push = store.push_revocations(&service).await?;
             let listener = TcpListener::bind(settings.bind)
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;

@@ -17,7 +17,7 @@ mod ratelimit;
 mod server;
 
 pub use app::{AppState, ROUTES, router};
-pub use backend::{Backend, DatabaseKind, MigrationLine, redact, sqlite_path};
+pub use backend::{Backend, DatabaseKind, MigrationLine, PushGuard, redact, sqlite_path};
 pub use config::{
     DEFAULT_DATABASE_URL, DEV_KEY_FILE, LogFormat, RateLimitSettings, Settings, SettingsArgs, Span,
 };

@@ -313,3 +313,183 @@ pub mod sqlite {
         }
     }
 }
+
+/// `server` with its database replaced by `name` (query options kept).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub fn database_url(server: &str, name: &str) -> String {
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    match query {
+        Some(q) => format!("{}/{name}?{q}", &base[..path]),
+        None => format!("{}/{name}", &base[..path]),
+    }
+}
+
+// ------------------------------------------------------------------ PostgreSQL
+
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    use super::{E2eDatabase, Table};
+    use auth_conformance::harness::{postgres_url, unique_database_name};
+    use auth_postgres::PgTokenStore;
+    use sqlx::postgres::PgConnection;
+    use sqlx::{AssertSqlSafe, Connection};
+
+    async fn admin(sql: String) {
+        let (url, source) = postgres_url().await;
+        let mut conn = PgConnection::connect(&url).await.unwrap_or_else(|e| {
+            panic!("cannot connect to the test PostgreSQL server ({source:?}) at {url}: {e}")
+        });
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+    }
+
+    /// A new database on the test server; returns its name and URL.
+    pub async fn create_database() -> (String, String) {
+        let name = unique_database_name("authd_e2e");
+        admin(format!(r#"CREATE DATABASE "{name}""#)).await;
+        let (server, _) = postgres_url().await;
+        let url = super::database_url(&server, &name);
+        (name, url)
+    }
+
+    pub async fn drop_database(name: &str) {
+        admin(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).await;
+    }
+
+    pub struct PgDb {
+        name: String,
+        store: PgTokenStore,
+    }
+
+    impl E2eDatabase for PgDb {
+        type Store = PgTokenStore;
+
+        async fn create() -> Self {
+            let (name, url) = create_database().await;
+            let store = PgTokenStore::connect(&url)
+                .await
+                .expect("connect to the test database");
+            store.migrate().await.expect("migrate the test database");
+            Self { name, store }
+        }
+
+        fn store(&self) -> PgTokenStore {
+            self.store.clone()
+        }
+
+        async fn count_rows(&self, table: Table) -> u64 {
+            let sql = match table {
+                Table::Users => "SELECT count(*) FROM users",
+                Table::RefreshTokens => "SELECT count(*) FROM refresh_tokens",
+                Table::RevokedTokens => "SELECT count(*) FROM revoked_tokens",
+                Table::AuditLogs => "SELECT count(*) FROM audit_logs",
+            };
+            let n: i64 = sqlx::query_scalar(sql)
+                .fetch_one(self.store.pool())
+                .await
+                .expect("count");
+            n as u64
+        }
+
+        async fn teardown(self) {
+            self.store.pool().close().await;
+            drop_database(&self.name).await;
+        }
+    }
+}
+
+// ------------------------------------------------------------------ MySQL / MariaDB
+
+#[cfg(feature = "mysql")]
+pub mod mysql {
+    use super::{E2eDatabase, Table};
+    use auth_conformance::harness::{mysql_url, unique_database_name};
+    use auth_mysql::MySqlTokenStore;
+    use mysql_async::prelude::Queryable;
+
+    /// A new database on the test server; returns its name and URL.
+    pub async fn create_database() -> (String, String) {
+        let (server, source) = mysql_url().await;
+        let name = unique_database_name("authd_e2e");
+        let mut admin = mysql_async::Conn::from_url(&server)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot connect to the MySQL test server ({source:?}) at {server}: {e}")
+            });
+        admin
+            .query_drop(format!("CREATE DATABASE `{name}`"))
+            .await
+            .expect("CREATE DATABASE");
+        admin.disconnect().await.expect("disconnect");
+        let url = super::database_url(&server, &name);
+        (name, url)
+    }
+
+    pub async fn drop_database(name: &str) {
+        let (server, _) = mysql_url().await;
+        let mut admin = mysql_async::Conn::from_url(&server).await.expect("connect");
+        admin
+            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+            .await
+            .expect("DROP DATABASE");
+        admin.disconnect().await.expect("disconnect");
+    }
+
+    pub struct MySqlDb {
+        name: String,
+        url: String,
+        store: MySqlTokenStore,
+    }
+
+    impl E2eDatabase for MySqlDb {
+        type Store = MySqlTokenStore;
+
+        async fn create() -> Self {
+            let (name, url) = create_database().await;
+            let store = MySqlTokenStore::connect(&url)
+                .await
+                .expect("connect to the test database");
+            store
+                .run_pending_migrations()
+                .await
+                .expect("migrate the test database");
+            Self { name, url, store }
+        }
+
+        fn store(&self) -> MySqlTokenStore {
+            self.store.clone()
+        }
+
+        async fn count_rows(&self, table: Table) -> u64 {
+            let sql = match table {
+                Table::Users => "SELECT COUNT(*) FROM auth_user",
+                Table::RefreshTokens => {
+                    "SELECT COUNT(*) FROM auth_user_tokens WHERE token_type = 'refresh'"
+                }
+                Table::RevokedTokens => "SELECT COUNT(*) FROM revoked_tokens",
+                Table::AuditLogs => "SELECT COUNT(*) FROM audit_logs",
+            };
+            let mut conn = mysql_async::Conn::from_url(&self.url)
+                .await
+                .expect("connect");
+            let n: Option<u64> = conn.query_first(sql).await.expect("count");
+            conn.disconnect().await.expect("disconnect");
+            n.expect("one row")
+        }
+
+        async fn teardown(self) {
+            self.store.pool().close();
+            drop(self.store);
+            drop_database(&self.name).await;
+        }
+    }
+}

@@ -39,3 +39,13 @@ macro_rules! all_scenarios {
 mod sqlite {
     all_scenarios!(crate::harness::sqlite::SqliteDb);
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    all_scenarios!(crate::harness::postgres::PgDb);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    all_scenarios!(crate::harness::mysql::MySqlDb);
+}
