@@ -14,10 +14,10 @@ pub enum MySqlError {
     Connection(#[from] diesel::ConnectionError),
     /// No pooled connection could be had.
     #[error("MySQL connection pool error")]
-    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    Pool(#[from] deadpool::managed::PoolError<diesel::ConnectionError>),
     /// The pool configuration was refused.
     #[error("could not build the MySQL connection pool")]
-    PoolBuild(#[from] diesel_async::pooled_connection::deadpool::BuildError),
+    PoolBuild(#[from] deadpool::managed::BuildError),
     /// Applying or reverting a migration failed.
     #[error("MySQL migration failed")]
     Migration(#[source] Box<dyn StdError + Send + Sync + 'static>),

@@ -26,6 +26,7 @@ mod store;
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};
 pub use pool::{
-    MYSQL_SESSION_SETUP, MySqlConnection, MySqlOptions, MySqlPool, build_pool, establish,
+    MYSQL_SESSION_SETUP, MySqlConnection, MySqlManager, MySqlOptions, MySqlPool,
+    MySqlPooledConnection, build_pool, establish,
 };
 pub use store::MySqlTokenStore;

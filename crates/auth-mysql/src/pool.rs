@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use deadpool::managed::RecycleError;
 use diesel::ConnectionError;
-use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, RunQueryDsl,
+    SimpleAsyncConnection, TransactionManager,
 };
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 
 use crate::error::MySqlError;
 
@@ -15,7 +15,10 @@ use crate::error::MySqlError;
 pub type MySqlConnection = AsyncMysqlConnection;
 
 /// The deadpool pool of [`MySqlConnection`]s.
-pub type MySqlPool = Pool<MySqlConnection>;
+pub type MySqlPool = deadpool::managed::Pool<MySqlManager>;
+
+/// A connection checked out of the [`MySqlPool`]; returns to it when dropped.
+pub type MySqlPooledConnection = deadpool::managed::Object<MySqlManager>;
 
 /// Run on every new connection before it is used: strict `sql_mode` (over-long or
 /// invalid values are errors, never silently truncated or zeroed) and UTC, so
@@ -37,6 +40,44 @@ async fn establish_strict(url: &str) -> Result<MySqlConnection, ConnectionError>
     Ok(conn)
 }
 
+/// Opens connections with the strict setup and checks them before they are handed out
+/// again: a connection left inside a transaction (a cancelled request) is dropped, and
+/// one idle for longer than [`MySqlOptions::verify_after_idle`] must answer `SELECT 1`
+/// first (the server or a proxy may have closed it meanwhile).
+#[derive(Debug)]
+pub struct MySqlManager {
+    url: String,
+    verify_after_idle: Duration,
+}
+
+impl deadpool::managed::Manager for MySqlManager {
+    type Type = MySqlConnection;
+    type Error = ConnectionError;
+
+    async fn create(&self) -> Result<MySqlConnection, ConnectionError> {
+        establish_strict(&self.url).await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut MySqlConnection,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<ConnectionError> {
+        if <AnsiTransactionManager as TransactionManager<MySqlConnection>>::is_broken_transaction_manager(conn) {
+            return Err(RecycleError::message("connection left inside a transaction"));
+        }
+        if metrics.last_used() >= self.verify_after_idle {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .await
+                .map_err(|e| {
+                    RecycleError::Backend(ConnectionError::CouldntSetupConfiguration(e))
+                })?;
+        }
+        Ok(())
+    }
+}
+
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct MySqlOptions {
@@ -48,10 +89,9 @@ pub struct MySqlOptions {
     pub wait_timeout: Duration,
     /// How long opening a new connection may take (default 10 s).
     pub connect_timeout: Duration,
-    /// Run `SELECT 1` on a connection before handing it out again (default true), so a
-    /// connection the server closed is replaced instead of failing a request. Costs one
-    /// round trip per checkout.
-    pub verify_on_checkout: bool,
+    /// A connection idle at least this long answers `SELECT 1` before it is handed out
+    /// again (default 5 s; zero checks on every checkout, one round trip each).
+    pub verify_after_idle: Duration,
 }
 
 impl MySqlOptions {
@@ -62,23 +102,18 @@ impl MySqlOptions {
             max_connections: 16,
             wait_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            verify_on_checkout: true,
+            verify_after_idle: Duration::from_secs(5),
         }
     }
 }
 
 /// Builds the pool; connections are opened on demand, each through the strict setup.
 pub fn build_pool(options: &MySqlOptions) -> Result<MySqlPool, MySqlError> {
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|url| Box::pin(establish_strict(url)));
-    config.recycling_method = if options.verify_on_checkout {
-        RecyclingMethod::Verified
-    } else {
-        RecyclingMethod::Fast
+    let manager = MySqlManager {
+        url: options.url.clone(),
+        verify_after_idle: options.verify_after_idle,
     };
-    let manager =
-        AsyncDieselConnectionManager::<MySqlConnection>::new_with_config(&options.url, config);
-    Ok(Pool::builder(manager)
+    Ok(MySqlPool::builder(manager)
         .max_size(options.max_connections.max(1))
         .runtime(deadpool::Runtime::Tokio1)
         .wait_timeout(Some(options.wait_timeout))

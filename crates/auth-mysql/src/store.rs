@@ -14,13 +14,12 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Datetime, Unsigned};
-use diesel_async::pooled_connection::deadpool::Object;
 use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
 
 use crate::error::MySqlError;
 use crate::limits;
 use crate::migrate::{self, MySqlMigrationStatus};
-use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, build_pool};
+use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
 use crate::rows::{
     AccessRow, AuditRow, NewAccessRow, NewAuditRow, NewRefreshRow, NewRevokedRow, RefreshRow,
     RevokedRow, UserRow,
@@ -43,6 +42,38 @@ enum Tx<T> {
 fn is_deadlock(e: &DieselError) -> bool {
     // diesel-async keeps the server's message, not its code (1213, ER_LOCK_DEADLOCK).
     matches!(e, DieselError::DatabaseError(_, info) if info.message().starts_with("Deadlock found"))
+}
+
+/// Whether a connection that returned `e` may go back to the pool. Constraint
+/// violations and deadlocks leave it healthy; other database errors may come from a
+/// broken link (the driver reports those as unclassified database errors), so such a
+/// connection is dropped rather than handed to the next request.
+fn keeps_connection(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, _) => is_deadlock(e),
+        _ => true,
+    }
+}
+
+/// Hands a connection back to the pool, or drops it after an error that may have broken it.
+fn release<T>(pooled: MySqlPooledConnection, result: &Result<T, DieselError>) {
+    if let Err(e) = result
+        && !keeps_connection(e)
+    {
+        drop(MySqlPooledConnection::take(pooled));
+    }
+}
+
+/// Runs `$body` (an expression of type `Result<T, DieselError>` using `$conn`) on a
+/// pooled connection.
+macro_rules! with_conn {
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let mut pooled = $store.conn().await?;
+        let $conn: &mut MySqlConnection = &mut pooled;
+        let result = async { $body }.await;
+        release(pooled, &result);
+        result
+    }};
 }
 
 async fn finish<T>(
@@ -84,7 +115,9 @@ macro_rules! transaction {
                 Ok(()) => async { $body }.await,
                 Err(e) => Err(e),
             };
-            match finish($conn, result).await {
+            let result = finish($conn, result).await;
+            release(pooled, &result);
+            match result {
                 Err(e) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&e) => {
                     tracing::debug!(attempt, "MySQL deadlock victim; running the transaction again");
                     attempt += 1;
@@ -139,13 +172,13 @@ impl MySqlTokenStore {
         &self.pool
     }
 
-    async fn conn(&self) -> Result<Object<MySqlConnection>, MySqlError> {
+    async fn conn(&self) -> Result<MySqlPooledConnection, MySqlError> {
         Ok(self.pool.get().await?)
     }
 
     /// A connection of its own for the migrations, taken out of the pool.
     async fn migration_conn(&self) -> Result<MySqlConnection, MySqlError> {
-        Ok(Object::take(self.conn().await?))
+        Ok(MySqlPooledConnection::take(self.conn().await?))
     }
 
     /// Applies every pending migration; returns the versions applied (none when the
@@ -184,12 +217,10 @@ impl MySqlTokenStore {
         let batch = u64::from(batch.max(1));
         let mut total = 0;
         loop {
-            let mut conn = self.conn().await?;
-            let n = diesel::sql_query(sql)
+            let query = diesel::sql_query(sql)
                 .bind::<Datetime, _>(cutoff)
-                .bind::<Unsigned<BigInt>, _>(batch)
-                .execute(&mut conn)
-                .await? as u64;
+                .bind::<Unsigned<BigInt>, _>(batch);
+            let n = with_conn!(self, |conn| query.execute(conn).await)? as u64;
             total += n;
             if n < batch {
                 return Ok(total);
@@ -206,25 +237,24 @@ impl MySqlTokenStore {
     async fn create_user_inner(&self, user: &NewUser) -> Result<UserId, MySqlError> {
         limits::EMAIL.check(&user.email)?;
         limits::PASSWORD_HASH.check_opt(user.password_hash.as_deref())?;
-        let mut conn = self.conn().await?;
-        let inserted = diesel::insert_into(auth_user::table)
-            .values((
-                auth_user::email.eq(user.email.as_bytes()),
-                auth_user::password_hash.eq(user.password_hash.as_deref()),
-                auth_user::created_at.eq(user.created_at),
-                auth_user::updated_at.eq(user.created_at),
-            ))
-            .execute(&mut conn)
-            .await;
-        match inserted {
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                return Err(MySqlError::EmailTaken);
+        let insert = diesel::insert_into(auth_user::table).values((
+            auth_user::email.eq(user.email.as_bytes()),
+            auth_user::password_hash.eq(user.password_hash.as_deref()),
+            auth_user::created_at.eq(user.created_at),
+            auth_user::updated_at.eq(user.created_at),
+        ));
+        // LAST_INSERT_ID() is per connection: both statements run on the same one.
+        let id: Option<u64> = with_conn!(self, |conn| {
+            match insert.execute(conn).await {
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(None),
+                Err(e) => Err(e),
+                Ok(_) => diesel::select(sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
+                    .get_result(conn)
+                    .await
+                    .map(Some),
             }
-            other => other?,
-        };
-        let id: u64 = diesel::select(sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
-            .get_result(&mut conn)
-            .await?;
+        })?;
+        let id = id.ok_or(MySqlError::EmailTaken)?;
         Ok(UserId(i64::try_from(id).map_err(|_| {
             MySqlError::InvalidRow("user id out of range")
         })?))
@@ -237,46 +267,42 @@ impl MySqlTokenStore {
         if !limits::EMAIL.fits(email) {
             return Ok(None);
         }
-        let mut conn = self.conn().await?;
-        let row = auth_user::table
+        let row = with_conn!(self, |conn| auth_user::table
             .filter(auth_user::email.eq(email.as_bytes()))
             .select(UserRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(UserRecord::try_from).transpose()
     }
 
     async fn find_user_inner(&self, id: UserId) -> Result<Option<UserRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
-        let row = auth_user::table
+        let row = with_conn!(self, |conn| auth_user::table
             .find(id.0)
             .select(UserRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(UserRecord::try_from).transpose()
     }
 
     async fn set_password_hash_inner(&self, id: UserId, phc: &str) -> Result<(), MySqlError> {
         limits::PASSWORD_HASH.check(phc)?;
-        let mut conn = self.conn().await?;
-        diesel::update(auth_user::table.find(id.0))
+        with_conn!(self, |conn| diesel::update(auth_user::table.find(id.0))
             .set((
                 auth_user::password_hash.eq(phc),
                 auth_user::updated_at.eq(sql::<Datetime>("UTC_TIMESTAMP(6)")),
             ))
-            .execute(&mut conn)
-            .await?;
+            .execute(conn)
+            .await)?;
         Ok(())
     }
 
     async fn record_login_inner(&self, id: UserId, at: OffsetDateTime) -> Result<(), MySqlError> {
-        let mut conn = self.conn().await?;
-        diesel::update(auth_user::table.find(id.0))
+        with_conn!(self, |conn| diesel::update(auth_user::table.find(id.0))
             .set((auth_user::last_login.eq(at), auth_user::updated_at.eq(at)))
-            .execute(&mut conn)
-            .await?;
+            .execute(conn)
+            .await)?;
         Ok(())
     }
 
@@ -356,11 +382,10 @@ fn check_refresh(token: &NewRefreshToken) -> Result<(), MySqlError> {
 impl MySqlTokenStore {
     async fn insert_refresh_token_inner(&self, token: &NewRefreshToken) -> Result<(), MySqlError> {
         check_refresh(token)?;
-        let mut conn = self.conn().await?;
-        diesel::insert_into(tokens::table)
+        with_conn!(self, |conn| diesel::insert_into(tokens::table)
             .values(NewRefreshRow::from(token))
-            .execute(&mut conn)
-            .await?;
+            .execute(conn)
+            .await)?;
         Ok(())
     }
 
@@ -368,14 +393,13 @@ impl MySqlTokenStore {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
-        let row = tokens::table
+        let row = with_conn!(self, |conn| tokens::table
             .filter(tokens::token_hash.eq(hash.as_bytes().as_slice()))
             .filter(tokens::token_type.eq(REFRESH))
             .select(RefreshRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -383,14 +407,13 @@ impl MySqlTokenStore {
         &self,
         id: TokenId,
     ) -> Result<Option<RefreshTokenRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
-        let row = tokens::table
+        let row = with_conn!(self, |conn| tokens::table
             .filter(tokens::token_id.eq(uuid_bytes(&id.0)))
             .filter(tokens::token_type.eq(REFRESH))
             .select(RefreshRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -452,8 +475,7 @@ impl MySqlTokenStore {
         user: UserId,
         now: OffsetDateTime,
     ) -> Result<Vec<RefreshTokenRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
-        let rows = tokens::table
+        let rows = with_conn!(self, |conn| tokens::table
             .filter(tokens::user_id.eq(user.0))
             .filter(tokens::token_type.eq(REFRESH))
             .filter(tokens::rotated_at.is_null())
@@ -461,8 +483,8 @@ impl MySqlTokenStore {
             .filter(tokens::session_expires_at.gt(now))
             .order(tokens::id.asc())
             .select(RefreshRow::as_select())
-            .load(&mut conn)
-            .await?;
+            .load(conn)
+            .await)?;
         rows.into_iter().map(RefreshTokenRecord::try_from).collect()
     }
 
@@ -470,17 +492,16 @@ impl MySqlTokenStore {
         &self,
         session: SessionId,
     ) -> Result<Option<RefreshTokenRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
-        let row = tokens::table
+        let row = with_conn!(self, |conn| tokens::table
             .filter(tokens::session_id.eq(uuid_bytes(&session.0)))
             .filter(tokens::token_type.eq(REFRESH))
             .filter(tokens::rotated_at.is_null())
             .filter(tokens::revoked_at.is_null())
             .order(tokens::id.desc())
             .select(RefreshRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(RefreshTokenRecord::try_from).transpose()
     }
 
@@ -702,11 +723,10 @@ impl MySqlTokenStore {
         entry: &AccessTokenEntry,
     ) -> Result<(), MySqlError> {
         limits::JTI.check(&entry.jti)?;
-        let mut conn = self.conn().await?;
-        diesel::insert_into(tokens::table)
+        with_conn!(self, |conn| diesel::insert_into(tokens::table)
             .values(NewAccessRow::from(entry))
-            .execute(&mut conn)
-            .await?;
+            .execute(conn)
+            .await)?;
         Ok(())
     }
 
@@ -717,14 +737,13 @@ impl MySqlTokenStore {
         if !limits::JTI.fits(jti) {
             return Ok(None);
         }
-        let mut conn = self.conn().await?;
-        let row = tokens::table
+        let row = with_conn!(self, |conn| tokens::table
             .filter(tokens::jti.eq(jti.as_bytes()))
             .filter(tokens::token_type.eq(ACCESS))
             .select(AccessRow::as_select())
-            .first(&mut conn)
+            .first(conn)
             .await
-            .optional()?;
+            .optional())?;
         row.map(AccessTokenEntry::try_from).transpose()
     }
 
@@ -772,7 +791,6 @@ impl MySqlTokenStore {
         cursor: &RevocationCursor,
         limit: u32,
     ) -> Result<Vec<RevocationEvent>, MySqlError> {
-        let mut conn = self.conn().await?;
         let mut query = revoked_tokens::table
             .select(RevokedRow::as_select())
             .into_boxed();
@@ -784,11 +802,10 @@ impl MySqlTokenStore {
             ),
             None => query.filter(revoked_tokens::id.gt(cursor.after_id)),
         };
-        let rows = query
+        let query = query
             .order(revoked_tokens::id.asc())
-            .limit(i64::from(limit))
-            .load(&mut conn)
-            .await?;
+            .limit(i64::from(limit));
+        let rows = with_conn!(self, |conn| query.load(conn).await)?;
         rows.into_iter().map(RevocationEvent::try_from).collect()
     }
 }
@@ -829,8 +846,7 @@ impl MySqlTokenStore {
         limits::EVENT_TYPE.check(event_type)?;
         limits::IP.check_opt(event.ip.as_deref())?;
         limits::USER_AGENT.check_opt(event.user_agent.as_deref())?;
-        let mut conn = self.conn().await?;
-        diesel::insert_into(audit_logs::table)
+        with_conn!(self, |conn| diesel::insert_into(audit_logs::table)
             .values(NewAuditRow {
                 event_type,
                 user_id: event.user_id.map(|u| u.0),
@@ -840,8 +856,8 @@ impl MySqlTokenStore {
                 details: event.details.to_string(),
                 created_at: event.at,
             })
-            .execute(&mut conn)
-            .await?;
+            .execute(conn)
+            .await)?;
         Ok(())
     }
 
@@ -850,16 +866,12 @@ impl MySqlTokenStore {
         user: Option<UserId>,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, MySqlError> {
-        let mut conn = self.conn().await?;
         let mut query = audit_logs::table.select(AuditRow::as_select()).into_boxed();
         if let Some(user) = user {
             query = query.filter(audit_logs::user_id.eq(user.0));
         }
-        let rows = query
-            .order(audit_logs::id.desc())
-            .limit(i64::from(limit))
-            .load(&mut conn)
-            .await?;
+        let query = query.order(audit_logs::id.desc()).limit(i64::from(limit));
+        let rows = with_conn!(self, |conn| query.load(conn).await)?;
         rows.into_iter().map(AuditRecord::try_from).collect()
     }
 }
