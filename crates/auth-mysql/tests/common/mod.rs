@@ -87,10 +87,13 @@ impl MySqlTestDb {
     /// The tables of the database, sorted.
     pub async fn tables(&self) -> Vec<String> {
         let mut conn = self.raw().await;
-        let tables: Vec<String> = conn
-            .query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+        let mut tables: Vec<String> = conn
+            .query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+            )
             .await
             .expect("list tables");
+        tables.sort();
         conn.disconnect().await.expect("disconnect");
         tables
     }
