@@ -31,6 +31,8 @@ macro_rules! all_scenarios {
             metrics_health_and_unknown_routes,
             background_cleanup_runs,
             extractor_protects_another_service,
+            revocation_modes_are_honoured,
+            reuse_grace_allows_a_retry,
         );
     };
 }

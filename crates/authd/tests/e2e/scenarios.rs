@@ -788,3 +788,67 @@ pub async fn extractor_protects_another_service<D: E2eDatabase>() {
     server.abort();
     s.stop().await;
 }
+
+/// The revocation mode setting reaches the service: stateless tokens outlive logout
+/// (until they expire), allowlisted ones are registered and stop at logout.
+pub async fn revocation_modes_are_honoured<D: E2eDatabase>() {
+    let s =
+        TestServer::<D>::start_with(|c| c.revocation_mode = auth_core::RevocationMode::Stateless)
+            .await;
+    s.register("pam@example.com", PW).await;
+    let t = s.login("pam@example.com", PW).await;
+    assert_eq!(
+        s.post_bearer("/v1/auth/logout", &t.access).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        s.get_bearer("/v1/me", &t.access).await.status(),
+        StatusCode::OK,
+        "stateless: valid until exp"
+    );
+    expect_error(
+        s.refresh(&t.refresh).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    s.stop().await;
+
+    let s =
+        TestServer::<D>::start_with(|c| c.revocation_mode = auth_core::RevocationMode::Allowlist)
+            .await;
+    s.register("pam@example.com", PW).await;
+    let t = s.login("pam@example.com", PW).await;
+    assert_eq!(
+        s.get_bearer("/v1/me", &t.access).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.post_bearer("/v1/auth/logout", &t.access).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_invalid_token(s.get_bearer("/v1/me", &t.access).await).await;
+    s.stop().await;
+}
+
+/// With a reuse grace, a client whose refresh answer was lost may retry with the
+/// previous token; without one (the default), that retry is a theft signal.
+pub async fn reuse_grace_allows_a_retry<D: E2eDatabase>() {
+    let s = TestServer::<D>::start_with(|c| c.reuse_grace = Duration::from_secs(30)).await;
+    s.register("quinn@example.com", PW).await;
+    let t = s.login("quinn@example.com", PW).await;
+    assert_eq!(s.refresh(&t.refresh).await.status(), StatusCode::OK);
+    let retry = s.refresh(&t.refresh).await;
+    assert_eq!(
+        retry.status(),
+        StatusCode::OK,
+        "the immediate predecessor, inside the window"
+    );
+    let retried = tokens(retry).await;
+    assert_eq!(retried.session, t.session);
+    assert_eq!(
+        s.get_bearer("/v1/me", &retried.access).await.status(),
+        StatusCode::OK
+    );
+    s.stop().await;
+}
