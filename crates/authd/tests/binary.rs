@@ -111,6 +111,16 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A failed assertion must not leave a server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn run<A: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[A]) -> Output {
     authd(dir).args(args).output().expect("run authd")
 }
