@@ -201,6 +201,22 @@ pub async fn authenticate_user_state<D: TestDatabase>(db: &D) {
 }
 
 impl<S: TokenStore> Fixture<S> {
+    async fn refresh(&self, pair: &TokenPair) -> auth_core::Result<TokenPair> {
+        self.svc
+            .refresh(pair.refresh_token.expose(), &client())
+            .await
+    }
+
+    /// The classification in the user's TOKEN_REUSE_ATTACK audit row.
+    async fn attack_classification(&self, uid: UserId) -> serde_json::Value {
+        let audit = self.svc.store().recent_audit(Some(uid), 20).await.unwrap();
+        let attack = audit
+            .iter()
+            .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
+            .expect("TOKEN_REUSE_ATTACK row");
+        attack.event.details["classification"].clone()
+    }
+
     fn clock_now(&self) -> OffsetDateTime {
         use auth_core::Clock;
         self.clock.now()
@@ -224,11 +240,7 @@ pub async fn denylist_by_jti_and_session<D: TestDatabase>(db: &D) {
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
 
-    let next = f
-        .svc
-        .refresh(pair.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let next = f.refresh(&pair).await.unwrap();
     f.svc
         .authenticate(&next.access_token)
         .await
@@ -356,11 +368,7 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     let uid = f.user("rotate@example.com").await;
     let t0 = f.login("rotate@example.com").await;
     f.clock.advance(Duration::seconds(10));
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let t1 = f.refresh(&t0).await.unwrap();
     assert_ne!(t0.refresh_token, t1.refresh_token);
     assert_ne!(t0.access_token, t1.access_token);
     assert_eq!(t1.session_id, t0.session_id);
@@ -383,11 +391,7 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     assert_eq!(r1.token.generation, 1);
     assert_eq!(r1.token.session_created_at, r0.token.session_created_at);
     assert_eq!(r1.token.session_expires_at, r0.token.session_expires_at);
-    let t2 = f
-        .svc
-        .refresh(t1.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let t2 = f.refresh(&t1).await.unwrap();
     let r2 = store
         .find_refresh_token(&t2.refresh_token.hash())
         .await
@@ -412,19 +416,9 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Denylist));
     let uid = f.user("reuse@example.com").await;
     let t0 = f.login("reuse@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
-    assert_grant_rejected(
-        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
-        RefreshRejection::Reused,
-    );
-    assert_grant_rejected(
-        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    let t1 = f.refresh(&t0).await.unwrap();
+    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
+    assert_grant_rejected(f.refresh(&t1).await, RefreshRejection::Revoked);
     assert_token_rejected(
         f.svc.authenticate(&t1.access_token).await,
         TokenRejection::SessionRevoked,
@@ -445,10 +439,7 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
     assert_eq!(attack.event.ip.as_deref(), Some("203.0.113.7"));
     assert!(f.svc.list_sessions(uid).await.unwrap().is_empty());
     // A second replay is refused as revoked and does not log another attack.
-    assert_grant_rejected(
-        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Revoked);
     let attacks = audit_kinds(store, Some(uid))
         .await
         .into_iter()
@@ -469,18 +460,10 @@ pub async fn grace_reexchange_of_immediate_predecessor<D: TestDatabase>(db: &D) 
     let f = fixture(db.store(), grace_config());
     let uid = f.user("grace@example.com").await;
     let t0 = f.login("grace@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let t1 = f.refresh(&t0).await.unwrap();
     f.clock.advance(Duration::seconds(1));
     // The response carrying t1 was lost: the client retries with t0.
-    let t2 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .expect("grace re-exchange");
+    let t2 = f.refresh(&t0).await.expect("grace re-exchange");
     let store = f.svc.store();
     let r0 = store
         .find_refresh_token(&t0.refresh_token.hash())
@@ -503,10 +486,7 @@ pub async fn grace_reexchange_of_immediate_predecessor<D: TestDatabase>(db: &D) 
     assert_eq!(r2.token.generation, 2);
     assert_eq!(f.svc.list_sessions(uid).await.unwrap().len(), 1);
     f.svc.authenticate(&t2.access_token).await.unwrap();
-    f.svc
-        .refresh(t2.refresh_token.expose(), &client())
-        .await
-        .expect("the chain goes on");
+    f.refresh(&t2).await.expect("the chain goes on");
     let audit = store.recent_audit(Some(uid), 10).await.unwrap();
     assert!(
         audit
@@ -526,31 +506,12 @@ pub async fn grace_older_generation_is_attack<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("older@example.com").await;
     let t0 = f.login("older@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
-    let t2 = f
-        .svc
-        .refresh(t1.refresh_token.expose(), &client())
-        .await
-        .unwrap();
-    assert_grant_rejected(
-        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
-        RefreshRejection::Reused,
-    );
-    assert_grant_rejected(
-        f.svc.refresh(t2.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
-    let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit
-        .iter()
-        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
-        .expect("attack row");
+    let t1 = f.refresh(&t0).await.unwrap();
+    let t2 = f.refresh(&t1).await.unwrap();
+    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
+    assert_grant_rejected(f.refresh(&t2).await, RefreshRejection::Revoked);
     assert_eq!(
-        attack.event.details["classification"],
+        f.attack_classification(uid).await,
         json!("older_generation")
     );
 }
@@ -560,22 +521,11 @@ pub async fn grace_window_expiry_is_attack<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("window@example.com").await;
     let t0 = f.login("window@example.com").await;
-    f.svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    f.refresh(&t0).await.unwrap();
     f.clock.advance(Duration::seconds(30));
-    assert_grant_rejected(
-        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
-        RefreshRejection::Reused,
-    );
-    let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit
-        .iter()
-        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
-        .expect("attack row");
+    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
     assert_eq!(
-        attack.event.details["classification"],
+        f.attack_classification(uid).await,
         json!("outside_grace_window")
     );
 }
@@ -585,22 +535,10 @@ pub async fn grace_reuse_budget<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     let uid = f.user("budget@example.com").await;
     let t0 = f.login("budget@example.com").await;
-    f.svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
-    f.svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .expect("first re-exchange");
-    f.svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .expect("second re-exchange");
-    assert_grant_rejected(
-        f.svc.refresh(t0.refresh_token.expose(), &client()).await,
-        RefreshRejection::Reused,
-    );
+    f.refresh(&t0).await.unwrap();
+    f.refresh(&t0).await.expect("first re-exchange");
+    f.refresh(&t0).await.expect("second re-exchange");
+    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
     let r0 = f
         .svc
         .store()
@@ -609,13 +547,8 @@ pub async fn grace_reuse_budget<D: TestDatabase>(db: &D) {
         .unwrap()
         .unwrap();
     assert_eq!(r0.reuse_count, 2);
-    let audit = f.svc.store().recent_audit(Some(uid), 10).await.unwrap();
-    let attack = audit
-        .iter()
-        .find(|r| r.event.kind == AuditKind::TokenReuseAttack)
-        .expect("attack row");
     assert_eq!(
-        attack.event.details["classification"],
+        f.attack_classification(uid).await,
         json!("grace_reuse_exhausted")
     );
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
@@ -662,11 +595,7 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), grace_config());
     f.user("atomic@example.com").await;
     let t0 = f.login("atomic@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let t1 = f.refresh(&t0).await.unwrap();
     let store = f.svc.store();
     let r0 = store
         .find_refresh_token(&t0.refresh_token.hash())
@@ -729,10 +658,7 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
             .len(),
         1
     );
-    f.svc
-        .refresh(t1.refresh_token.expose(), &client())
-        .await
-        .expect("the live token still rotates");
+    f.refresh(&t1).await.expect("the live token still rotates");
 }
 
 /// Access-token expiry at the boundary: accepted until `exp + leeway`, refused from then.
@@ -766,11 +692,7 @@ pub async fn refresh_absolute_expiry_boundary<D: TestDatabase>(db: &D) {
     let t0 = f.login("abs@example.com").await;
     f.clock
         .advance(Duration::hours(1) - Duration::microseconds(1));
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .expect("one microsecond before expiry");
+    let t1 = f.refresh(&t0).await.expect("one microsecond before expiry");
     let row = f
         .svc
         .store()
@@ -784,10 +706,7 @@ pub async fn refresh_absolute_expiry_boundary<D: TestDatabase>(db: &D) {
     );
     f.clock.advance(Duration::microseconds(1));
     let before = counts(db).await;
-    assert_grant_rejected(
-        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
-        RefreshRejection::Expired,
-    );
+    assert_grant_rejected(f.refresh(&t1).await, RefreshRejection::Expired);
     assert_eq!(counts(db).await, before);
     assert!(
         f.svc
@@ -809,16 +728,9 @@ pub async fn refresh_idle_expiry_boundary<D: TestDatabase>(db: &D) {
     let t0 = f.login("idle@example.com").await;
     f.clock
         .advance(Duration::minutes(10) - Duration::microseconds(1));
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .expect("just inside idle timeout");
+    let t1 = f.refresh(&t0).await.expect("just inside idle timeout");
     f.clock.advance(Duration::minutes(10));
-    assert_grant_rejected(
-        f.svc.refresh(t1.refresh_token.expose(), &client()).await,
-        RefreshRejection::IdleExpired,
-    );
+    assert_grant_rejected(f.refresh(&t1).await, RefreshRejection::IdleExpired);
     assert!(
         f.svc.list_sessions(uid).await.unwrap().is_empty(),
         "idle sessions are not listed"
@@ -837,10 +749,7 @@ pub async fn logout<D: TestDatabase>(db: &D) {
         f.svc.authenticate(&pair.access_token).await,
         Err(Error::InvalidToken(_))
     ));
-    assert_grant_rejected(
-        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    assert_grant_rejected(f.refresh(&pair).await, RefreshRejection::Revoked);
     let sessions = f.svc.list_sessions(uid).await.unwrap();
     assert_eq!(
         sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
@@ -889,10 +798,7 @@ pub async fn logout_all<D: TestDatabase>(db: &D) {
             f.svc.authenticate(&pair.access_token).await,
             Err(Error::InvalidToken(_))
         ));
-        assert_grant_rejected(
-            f.svc.refresh(pair.refresh_token.expose(), &client()).await,
-            RefreshRejection::Revoked,
-        );
+        assert_grant_rejected(f.refresh(pair).await, RefreshRejection::Revoked);
     }
     assert!(f.svc.list_sessions(uid).await.unwrap().is_empty());
     f.svc
@@ -941,10 +847,7 @@ pub async fn list_and_revoke_sessions<D: TestDatabase>(db: &D) {
     assert_eq!(phone_session.user_agent.as_deref(), Some("phone"));
     assert_eq!(phone_session.ip.as_deref(), Some("2001:db8::1"));
     f.clock.advance(Duration::seconds(5));
-    f.svc
-        .refresh(s1.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    f.refresh(&s1).await.unwrap();
     let after = f.svc.list_sessions(uid).await.unwrap();
     let phone_session = after.iter().find(|s| s.id == s1.session_id).unwrap();
     assert_eq!(phone_session.last_used_at, f.clock_now());
@@ -993,10 +896,7 @@ pub async fn user_deactivation<D: TestDatabase>(db: &D) {
         f.svc.login("gone@example.com", PASSWORD, &client()).await,
         Err(Error::InvalidCredentials)
     ));
-    assert_grant_rejected(
-        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
-        RefreshRejection::UserInactive,
-    );
+    assert_grant_rejected(f.refresh(&pair).await, RefreshRejection::UserInactive);
     assert_token_rejected(
         f.svc.authenticate(&pair.access_token).await,
         TokenRejection::UserInactive,
@@ -1015,10 +915,7 @@ pub async fn user_deactivation<D: TestDatabase>(db: &D) {
         .expect("LOGIN_FAILED row");
     assert_eq!(failed.event.details["reason"], json!("inactive"));
     f.svc.set_user_active(uid, true).await.unwrap();
-    f.svc
-        .refresh(pair.refresh_token.expose(), &client())
-        .await
-        .expect("reactivated user refreshes");
+    f.refresh(&pair).await.expect("reactivated user refreshes");
 }
 
 /// Cleanup removes ended sessions past retention, expired denylist and allowlist rows,
@@ -1037,11 +934,7 @@ pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 2);
     f.clock.advance(Duration::days(40));
     let live = f.login("clean@example.com").await;
-    let live2 = f
-        .svc
-        .refresh(live.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let live2 = f.refresh(&live).await.unwrap();
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
     assert_eq!(db.count_rows(Table::AccessTokens).await, 4);
 
@@ -1060,14 +953,8 @@ pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
     assert_eq!(again.total(), 0, "nothing left to remove");
 
     // The rotated row of the live session was kept: replaying it is still caught.
-    assert_grant_rejected(
-        f.svc.refresh(live.refresh_token.expose(), &client()).await,
-        RefreshRejection::Reused,
-    );
-    assert_grant_rejected(
-        f.svc.refresh(live2.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    assert_grant_rejected(f.refresh(&live).await, RefreshRejection::Reused);
+    assert_grant_rejected(f.refresh(&live2).await, RefreshRejection::Revoked);
     let audit = f.svc.store().recent_audit(None, 50).await.unwrap();
     let first = audit
         .iter()
@@ -1087,10 +974,7 @@ pub async fn cleanup_respects_retention<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), cfg);
     f.user("retain@example.com").await;
     let pair = f.login("retain@example.com").await;
-    f.svc
-        .refresh(pair.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    f.refresh(&pair).await.unwrap();
     f.clock.advance(Duration::days(1) + Duration::days(29));
     let report = f.svc.cleanup(&CleanupPolicy::default()).await.unwrap();
     assert_eq!(report.refresh_tokens, 0);
@@ -1112,12 +996,8 @@ pub async fn raw_tokens_never_stored<D: TestDatabase>(db: &D) {
     let f = fixture(db.store(), config(RevocationMode::Allowlist));
     f.user("secret@example.com").await;
     let t0 = f.login("secret@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
-    let _ = f.svc.refresh(t0.refresh_token.expose(), &client()).await;
+    let t1 = f.refresh(&t0).await.unwrap();
+    let _ = f.refresh(&t0).await;
     let t2 = f.login("secret@example.com").await;
     let auth = f.svc.authenticate(&t2.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
@@ -1295,8 +1175,7 @@ pub async fn bad_inputs_change_nothing<D: TestDatabase>(db: &D) {
         .authenticate(&pair.access_token)
         .await
         .expect("the real token still works");
-    f.svc
-        .refresh(pair.refresh_token.expose(), &client())
+    f.refresh(&pair)
         .await
         .expect("the real refresh token still works");
 }
@@ -1373,14 +1252,10 @@ pub async fn audit_rows<D: TestDatabase>(db: &D) {
         .login("audit@example.com", "nope nope nope", &client())
         .await;
     let t0 = f.login("audit@example.com").await;
-    let t1 = f
-        .svc
-        .refresh(t0.refresh_token.expose(), &client())
-        .await
-        .unwrap();
+    let t1 = f.refresh(&t0).await.unwrap();
     let auth = f.svc.authenticate(&t1.access_token).await.unwrap();
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
-    let _ = f.svc.refresh(t0.refresh_token.expose(), &client()).await;
+    let _ = f.refresh(&t0).await;
     f.svc.logout_all(uid, &client()).await.unwrap();
     let kinds = audit_kinds(f.svc.store(), Some(uid)).await;
     assert_eq!(
@@ -1420,10 +1295,7 @@ pub async fn password_change_logs_out_everywhere<D: TestDatabase>(db: &D) {
         f.svc.authenticate(&pair.access_token).await,
         TokenRejection::IssuedBeforeValidAfter,
     );
-    assert_grant_rejected(
-        f.svc.refresh(pair.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    assert_grant_rejected(f.refresh(&pair).await, RefreshRejection::Revoked);
     assert!(matches!(
         f.svc.login("change@example.com", PASSWORD, &client()).await,
         Err(Error::InvalidCredentials)
@@ -1490,18 +1362,14 @@ pub async fn rfc7009_revoke_either_token<D: TestDatabase>(db: &D) {
         f.svc.authenticate(&a.access_token).await,
         TokenRejection::Revoked,
     );
-    f.svc
-        .refresh(a.refresh_token.expose(), &client())
+    f.refresh(&a)
         .await
         .expect("access revocation leaves the session");
     f.svc
         .revoke_token(b.refresh_token.expose(), &client())
         .await
         .unwrap();
-    assert_grant_rejected(
-        f.svc.refresh(b.refresh_token.expose(), &client()).await,
-        RefreshRejection::Revoked,
-    );
+    assert_grant_rejected(f.refresh(&b).await, RefreshRejection::Revoked);
     assert_token_rejected(
         f.svc.authenticate(&b.access_token).await,
         TokenRejection::SessionRevoked,
