@@ -819,15 +819,26 @@ impl<S: TokenStore> TokenService<S> {
             .store
             .revoke_session(session, reason, now, expires_at)
             .await?;
+        self.apply_locally(user, RevokedItem::Session(session), now, expires_at);
+        Ok(revoked)
+    }
+
+    /// Applies a revocation this process just made to its own cache at once.
+    fn apply_locally(
+        &self,
+        user: UserId,
+        item: RevokedItem,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) {
         let event = RevocationEvent {
             id: 0,
             user_id: user,
-            item: RevokedItem::Session(session),
+            item,
             revoked_at: now,
             expires_at,
         };
         self.inner.cache.apply_local(event, now);
-        Ok(revoked)
     }
 
     /// Logs out: revokes the token's session and the token itself.
@@ -856,14 +867,12 @@ impl<S: TokenStore> TokenService<S> {
             .store
             .revoke_access_token(jti, token.user_id, now, expires_at)
             .await?;
-        let event = RevocationEvent {
-            id: 0,
-            user_id: token.user_id,
-            item: RevokedItem::Token(jti.clone()),
-            revoked_at: now,
+        self.apply_locally(
+            token.user_id,
+            RevokedItem::Token(jti.clone()),
+            now,
             expires_at,
-        };
-        self.inner.cache.apply_local(event, now);
+        );
         Ok(revoked)
     }
 
@@ -905,14 +914,7 @@ impl<S: TokenStore> TokenService<S> {
                 Some(tva),
             )
             .await?;
-        let event = RevocationEvent {
-            id: 0,
-            user_id: user,
-            item: RevokedItem::User(user),
-            revoked_at: now,
-            expires_at: self.event_expiry(now),
-        };
-        self.inner.cache.apply_local(event, now);
+        self.apply_locally(user, RevokedItem::User(user), now, self.event_expiry(now));
         self.inner.cache.mark_stale();
         self.audit(
             AuditKind::LogoutAll,
@@ -1023,14 +1025,7 @@ impl<S: TokenStore> TokenService<S> {
             .set_user_active(user, active, now, self.event_expiry(now))
             .await?;
         if found {
-            let event = RevocationEvent {
-                id: 0,
-                user_id: user,
-                item: RevokedItem::User(user),
-                revoked_at: now,
-                expires_at: self.event_expiry(now),
-            };
-            self.inner.cache.apply_local(event, now);
+            self.apply_locally(user, RevokedItem::User(user), now, self.event_expiry(now));
         }
         Ok(found)
     }
