@@ -209,6 +209,7 @@ impl KeyringSpec {
 }
 
 /// A key prepared once for verification, so the per-request path only hashes and checks.
+#[derive(Clone)]
 enum Verifier {
     Hmac(Box<aws_lc_rs::hmac::Key>),
     Public(aws_lc_rs::signature::ParsedPublicKey),
@@ -266,6 +267,7 @@ impl Verifier {
 }
 
 /// A loaded key.
+#[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) kid: String,
     pub(crate) alg: SigningAlgorithm,
@@ -586,6 +588,7 @@ fn modulus_bits(n: &[u8]) -> usize {
 }
 
 /// The loaded keys: one signs, every one verifies (key rotation).
+#[derive(Clone)]
 pub struct Keyring {
     keys: Vec<Key>,
     by_kid: HashMap<String, usize>,

@@ -581,6 +581,19 @@ impl<S: TokenStore> TokenService<S> {
         })
     }
 
+    /// Checks an access token's header rules, signature and claims only, never the
+    /// revocation state (for inspection tools; requests go through
+    /// [`authenticate`](Self::authenticate)).
+    pub fn verify_signature_and_claims(&self, token: &str) -> Result<Authenticated> {
+        let now = self.now().unix_timestamp();
+        Ok(verify_access_token(
+            token,
+            &self.inner.keys,
+            &self.inner.rules,
+            now,
+        )?)
+    }
+
     /// Checks an access token: header rules, signature, claims, then the configured
     /// revocation mode through the cache.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated> {
