@@ -236,6 +236,14 @@ pub async fn denylist_by_jti_and_session<D: TestDatabase>(db: &D) {
         TokenRejection::Revoked,
     );
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
+    let inspected = f.svc.verify_signature_and_claims(&pair.access_token);
+    assert_eq!(
+        inspected
+            .expect("signature and claims still fine")
+            .claims
+            .jti,
+        auth.claims.jti
+    );
     // Revoking twice writes nothing more.
     f.svc.revoke_access_token(&auth, &client()).await.unwrap();
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
