@@ -11,6 +11,7 @@ mod statements;
 mod store;
 mod users;
 
+pub use cleanup::PgCleanupStats;
 pub use error::PgError;
 pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
 pub use statements::PgStatements;
