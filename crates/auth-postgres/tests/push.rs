@@ -9,8 +9,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use auth_conformance::TestDatabase;
 use auth_core::{
-    ClientInfo, Error, Keyring, KeyringSpec, PasswordPolicy, RevocationMode, SigningAlgorithm, TokenRejection,
-    TokenService, TokenServiceConfig,
+    ClientInfo, Error, Keyring, KeyringSpec, PasswordPolicy, RevocationMode, SigningAlgorithm,
+    TokenRejection, TokenService, TokenServiceConfig,
 };
 use auth_postgres::{PgRevocationListener, PgTokenStore};
 use common::PgTestDb;
@@ -20,8 +20,13 @@ fn service(store: PgTokenStore, spec: &KeyringSpec) -> TokenService<PgTokenStore
     let mut cfg = TokenServiceConfig::new("https://push.test", "push-api");
     cfg.revocation_mode = RevocationMode::Denylist;
     cfg.cache_max_staleness = Duration::hours(1);
-    cfg.password = PasswordPolicy { pbkdf2_rounds: 1_000, ..PasswordPolicy::default() };
-    TokenService::builder(store, Keyring::from_spec(spec).expect("keyring"), cfg).build().expect("service")
+    cfg.password = PasswordPolicy {
+        pbkdf2_rounds: 1_000,
+        ..PasswordPolicy::default()
+    };
+    TokenService::builder(store, Keyring::from_spec(spec).expect("keyring"), cfg)
+        .build()
+        .expect("service")
 }
 
 struct Instances {
@@ -36,22 +41,35 @@ async fn instances() -> Instances {
     let spec = KeyringSpec::generate("push-1", SigningAlgorithm::HS256).expect("keys");
     let a = service(db.store(), &spec);
     let b = service(db.another_store().await, &spec);
-    a.register("push@example.com", "correct horse battery").await.expect("register");
+    a.register("push@example.com", "correct horse battery")
+        .await
+        .expect("register");
     Instances { db, a, b }
 }
 
 async fn login(svc: &TokenService<PgTokenStore>) -> auth_core::TokenPair {
-    svc.login("push@example.com", "correct horse battery", &ClientInfo::default()).await.expect("login")
+    svc.login(
+        "push@example.com",
+        "correct horse battery",
+        &ClientInfo::default(),
+    )
+    .await
+    .expect("login")
 }
 
 fn is_rejected(result: auth_core::Result<auth_core::Authenticated>) -> bool {
     matches!(
         result,
-        Err(Error::InvalidToken(TokenRejection::Revoked | TokenRejection::SessionRevoked))
+        Err(Error::InvalidToken(
+            TokenRejection::Revoked | TokenRejection::SessionRevoked
+        ))
     )
 }
 
-async fn wait_until(deadline: StdDuration, mut check: impl AsyncFnMut() -> bool) -> Option<StdDuration> {
+async fn wait_until(
+    deadline: StdDuration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Option<StdDuration> {
     let start = Instant::now();
     while start.elapsed() < deadline {
         if check().await {
@@ -67,30 +85,54 @@ async fn a_revocation_on_one_pool_reaches_a_cache_on_another_pool_within_a_secon
     let Instances { db, a, b } = instances().await;
     let control = login(&a).await;
     let pushed = login(&a).await;
-    b.authenticate(&control.access_token).await.expect("B accepts the token and has synced its cache");
+    b.authenticate(&control.access_token)
+        .await
+        .expect("B accepts the token and has synced its cache");
 
     // Control: without the listener, B keeps answering from its hour-fresh cache.
-    let auth = a.authenticate(&control.access_token).await.expect("A accepts");
-    a.logout(&auth, &ClientInfo::default()).await.expect("logout");
-    assert!(is_rejected(a.authenticate(&control.access_token).await), "A applied its own revocation");
+    let auth = a
+        .authenticate(&control.access_token)
+        .await
+        .expect("A accepts");
+    a.logout(&auth, &ClientInfo::default())
+        .await
+        .expect("logout");
+    assert!(
+        is_rejected(a.authenticate(&control.access_token).await),
+        "A applied its own revocation"
+    );
     tokio::time::sleep(StdDuration::from_millis(300)).await;
-    b.authenticate(&control.access_token).await.expect("B has not polled: nothing told it yet");
+    b.authenticate(&control.access_token)
+        .await
+        .expect("B has not polled: nothing told it yet");
 
-    let listener = PgRevocationListener::start(b.store().pool(), b.clone()).await.expect("listener");
+    let listener = PgRevocationListener::start(b.store().pool(), b.clone())
+        .await
+        .expect("listener");
     // Starting syncs once, which picks up the revocation made before.
     assert!(is_rejected(b.authenticate(&control.access_token).await));
-    b.authenticate(&pushed.access_token).await.expect("the other session is fine");
+    b.authenticate(&pushed.access_token)
+        .await
+        .expect("the other session is fine");
     let notifications = listener.notifications();
 
-    let auth = a.authenticate(&pushed.access_token).await.expect("A accepts");
-    a.logout(&auth, &ClientInfo::default()).await.expect("logout");
+    let auth = a
+        .authenticate(&pushed.access_token)
+        .await
+        .expect("A accepts");
+    a.logout(&auth, &ClientInfo::default())
+        .await
+        .expect("logout");
     let seen = wait_until(StdDuration::from_secs(1), async || {
         b.revocation_cache().is_session_revoked(&pushed.session_id)
     })
     .await;
     let elapsed = seen.expect("B's cache learned of the revocation within one second, by push");
     assert!(is_rejected(b.authenticate(&pushed.access_token).await));
-    assert!(listener.notifications() > notifications, "it came by NOTIFY");
+    assert!(
+        listener.notifications() > notifications,
+        "it came by NOTIFY"
+    );
     eprintln!("revocation visible on the other pool after {elapsed:?}");
 
     drop(listener);
@@ -102,25 +144,45 @@ async fn logout_all_and_deactivation_reach_the_other_cache_by_push() {
     let Instances { db, a, b } = instances().await;
     let pair = login(&a).await;
     b.authenticate(&pair.access_token).await.expect("B accepts");
-    let _listener = PgRevocationListener::start(b.store().pool(), b.clone()).await.expect("listener");
+    let _listener = PgRevocationListener::start(b.store().pool(), b.clone())
+        .await
+        .expect("listener");
 
-    a.set_user_active(pair.user_id, false).await.expect("deactivate");
+    a.set_user_active(pair.user_id, false)
+        .await
+        .expect("deactivate");
     let seen = wait_until(StdDuration::from_secs(1), async || {
-        matches!(b.authenticate(&pair.access_token).await, Err(Error::InvalidToken(TokenRejection::UserInactive)))
+        matches!(
+            b.authenticate(&pair.access_token).await,
+            Err(Error::InvalidToken(TokenRejection::UserInactive))
+        )
     })
     .await;
     assert!(seen.is_some(), "deactivation pushed");
 
-    a.set_user_active(pair.user_id, true).await.expect("reactivate");
+    a.set_user_active(pair.user_id, true)
+        .await
+        .expect("reactivate");
     let fresh = login(&a).await;
-    let seen = wait_until(StdDuration::from_secs(1), async || b.authenticate(&fresh.access_token).await.is_ok()).await;
-    assert!(seen.is_some(), "reactivation pushed: {:?}", b.authenticate(&fresh.access_token).await);
+    let seen = wait_until(StdDuration::from_secs(1), async || {
+        b.authenticate(&fresh.access_token).await.is_ok()
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "reactivation pushed: {:?}",
+        b.authenticate(&fresh.access_token).await
+    );
 
-    a.logout_all(pair.user_id, &ClientInfo::default()).await.expect("logout-all");
+    a.logout_all(pair.user_id, &ClientInfo::default())
+        .await
+        .expect("logout-all");
     let seen = wait_until(StdDuration::from_secs(1), async || {
         matches!(
             b.authenticate(&fresh.access_token).await,
-            Err(Error::InvalidToken(TokenRejection::IssuedBeforeValidAfter | TokenRejection::SessionRevoked))
+            Err(Error::InvalidToken(
+                TokenRejection::IssuedBeforeValidAfter | TokenRejection::SessionRevoked
+            ))
         )
     })
     .await;
@@ -148,8 +210,12 @@ async fn after_a_dropped_connection_the_listener_reconnects_and_syncs_from_the_c
     let Instances { db, a, b } = instances().await;
     let pair = login(&a).await;
     b.authenticate(&pair.access_token).await.expect("B accepts");
-    let listener = PgRevocationListener::start(b.store().pool(), b.clone()).await.expect("listener");
-    let pid = listener_pid(&db).await.expect("the listener's backend is visible");
+    let listener = PgRevocationListener::start(b.store().pool(), b.clone())
+        .await
+        .expect("listener");
+    let pid = listener_pid(&db)
+        .await
+        .expect("the listener's backend is visible");
 
     // No new connections to the test database for now; A and B keep the ones they have
     // open, so first make sure they have a few.
@@ -159,34 +225,68 @@ async fn after_a_dropped_connection_the_listener_reconnects_and_syncs_from_the_c
             result.expect("warm the pool");
         }
     }
-    common::admin_execute(format!(r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS false"#, db.name())).await;
+    common::admin_execute(format!(
+        r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS false"#,
+        db.name()
+    ))
+    .await;
     let mut admin = common::admin_connection().await;
-    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&mut admin).await.unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
     assert!(killed);
-    let gone = wait_until(StdDuration::from_secs(5), async || listener_pid(&db).await.is_none()).await;
+    let gone = wait_until(StdDuration::from_secs(5), async || {
+        listener_pid(&db).await.is_none()
+    })
+    .await;
     assert!(gone.is_some(), "the listener's connection is down");
 
     let auth = a.authenticate(&pair.access_token).await.expect("A accepts");
-    a.logout(&auth, &ClientInfo::default()).await.expect("logout while the listener is away");
+    a.logout(&auth, &ClientInfo::default())
+        .await
+        .expect("logout while the listener is away");
     tokio::time::sleep(StdDuration::from_millis(500)).await;
-    assert!(!b.revocation_cache().is_session_revoked(&pair.session_id), "nothing could tell B yet");
+    assert!(
+        !b.revocation_cache().is_session_revoked(&pair.session_id),
+        "nothing could tell B yet"
+    );
     let notifications = listener.notifications();
 
-    common::admin_execute(format!(r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS true"#, db.name())).await;
+    common::admin_execute(format!(
+        r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS true"#,
+        db.name()
+    ))
+    .await;
     let seen = wait_until(StdDuration::from_secs(15), async || {
         b.revocation_cache().is_session_revoked(&pair.session_id)
     })
     .await;
-    assert!(seen.is_some(), "the listener reconnected and synced from the cursor");
+    assert!(
+        seen.is_some(),
+        "the listener reconnected and synced from the cursor"
+    );
     assert!(listener.reconnects() >= 1);
-    assert_eq!(listener.notifications(), notifications, "the NOTIFY was lost; the cursor sync found it");
+    assert_eq!(
+        listener.notifications(),
+        notifications,
+        "the NOTIFY was lost; the cursor sync found it"
+    );
     assert!(listener_pid(&db).await.is_some(), "listening again");
 
     // And push works again after the reconnect.
     let again = login(&a).await;
-    b.authenticate(&again.access_token).await.expect("B accepts");
-    let auth = a.authenticate(&again.access_token).await.expect("A accepts");
-    a.logout(&auth, &ClientInfo::default()).await.expect("logout");
+    b.authenticate(&again.access_token)
+        .await
+        .expect("B accepts");
+    let auth = a
+        .authenticate(&again.access_token)
+        .await
+        .expect("A accepts");
+    a.logout(&auth, &ClientInfo::default())
+        .await
+        .expect("logout");
     let seen = wait_until(StdDuration::from_secs(1), async || {
         b.revocation_cache().is_session_revoked(&again.session_id)
     })

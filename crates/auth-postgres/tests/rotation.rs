@@ -9,8 +9,8 @@ use std::time::Duration as StdDuration;
 
 use auth_conformance::TestDatabase;
 use auth_core::{
-    GraceReexchange, NewRefreshToken, NewUser, RefreshToken, RefreshTokenRecord, RefreshTokenStore, Rotation,
-    SessionId, TokenId, UserDirectory, UserId,
+    GraceReexchange, NewRefreshToken, NewUser, RefreshToken, RefreshTokenRecord, RefreshTokenStore,
+    Rotation, SessionId, TokenId, UserDirectory, UserId,
 };
 use auth_postgres::{PgError, PgTokenStore};
 use common::PgTestDb;
@@ -25,7 +25,11 @@ fn now() -> OffsetDateTime {
 
 async fn user(store: &PgTokenStore, email: &str) -> UserId {
     store
-        .create_user(&NewUser { email: email.into(), password_hash: None, created_at: now() })
+        .create_user(&NewUser {
+            email: email.into(),
+            password_hash: None,
+            created_at: now(),
+        })
         .await
         .expect("create user")
 }
@@ -62,12 +66,19 @@ fn rotation(current: &NewRefreshToken, grace: Option<(&NewRefreshToken, i32)>) -
         current: current.id,
         successor: successor_of(current),
         at: now(),
-        grace: grace.map(|(p, max_reuse)| GraceReexchange { predecessor: p.id, max_reuse }),
+        grace: grace.map(|(p, max_reuse)| GraceReexchange {
+            predecessor: p.id,
+            max_reuse,
+        }),
     }
 }
 
 async fn get(store: &PgTokenStore, id: TokenId) -> RefreshTokenRecord {
-    store.find_refresh_token_by_id(id).await.expect("find").expect("row exists")
+    store
+        .find_refresh_token_by_id(id)
+        .await
+        .expect("find")
+        .expect("row exists")
 }
 
 async fn session_rows(store: &PgTokenStore, session: SessionId) -> (i64, i64) {
@@ -89,7 +100,10 @@ async fn concurrent_rotations_have_exactly_one_winner() {
     let stores = [db.store(), db.another_store().await];
     let uid = user(&stores[0], "race@example.com").await;
     let mut current = first_token(uid);
-    stores[0].insert_refresh_token(&current).await.expect("insert");
+    stores[0]
+        .insert_refresh_token(&current)
+        .await
+        .expect("insert");
     for generation in 0..10 {
         let barrier = Arc::new(Barrier::new(24));
         let attempts = (0..24).map(|i| {
@@ -98,20 +112,34 @@ async fn concurrent_rotations_have_exactly_one_winner() {
             let barrier = barrier.clone();
             async move {
                 barrier.wait().await;
-                let won = store.rotate_refresh_token(&rotation).await.expect("no error at READ COMMITTED");
+                let won = store
+                    .rotate_refresh_token(&rotation)
+                    .await
+                    .expect("no error at READ COMMITTED");
                 (won, rotation.successor)
             }
         });
         let results = join_all(attempts.map(tokio::spawn)).await;
-        let winners: Vec<NewRefreshToken> =
-            results.into_iter().map(|r| r.expect("task")).filter(|(won, _)| *won).map(|(_, s)| s).collect();
-        assert_eq!(winners.len(), 1, "generation {generation}: exactly one winner");
+        let winners: Vec<NewRefreshToken> = results
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .filter(|(won, _)| *won)
+            .map(|(_, s)| s)
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "generation {generation}: exactly one winner"
+        );
         let winner = winners.into_iter().next().unwrap();
         let retired = get(&stores[0], current.id).await;
         assert_eq!(retired.replaced_by, Some(winner.id));
         assert!(retired.rotated_at.is_some());
         assert!(get(&stores[1], winner.id).await.is_live());
-        assert_eq!(session_rows(&stores[0], current.session_id).await, (generation + 2, 1));
+        assert_eq!(
+            session_rows(&stores[0], current.session_id).await,
+            (generation + 2, 1)
+        );
         current = winner;
     }
     db.teardown().await;
@@ -136,11 +164,22 @@ async fn concurrent_grace_reexchanges_have_exactly_one_winner() {
         let barrier = barrier.clone();
         tokio::spawn(async move {
             barrier.wait().await;
-            (store.rotate_refresh_token(&rotation).await.expect("no error"), rotation.successor.id)
+            (
+                store
+                    .rotate_refresh_token(&rotation)
+                    .await
+                    .expect("no error"),
+                rotation.successor.id,
+            )
         })
     });
-    let winners: Vec<TokenId> =
-        join_all(attempts).await.into_iter().map(|r| r.unwrap()).filter(|(w, _)| *w).map(|(_, id)| id).collect();
+    let winners: Vec<TokenId> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|(w, _)| *w)
+        .map(|(_, id)| id)
+        .collect();
     assert_eq!(winners.len(), 1);
     let pred = get(&store, t0.id).await;
     assert_eq!(pred.reuse_count, 1);
@@ -166,7 +205,14 @@ async fn mixed_strict_and_grace_rotations_stay_all_or_nothing() {
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
-                (store.rotate_refresh_token(&rotation).await.expect("no error"), grace, rotation.successor.id)
+                (
+                    store
+                        .rotate_refresh_token(&rotation)
+                        .await
+                        .expect("no error"),
+                    grace,
+                    rotation.successor.id,
+                )
             })
         });
         let winners: Vec<(bool, TokenId)> = join_all(attempts)
@@ -213,8 +259,18 @@ async fn a_spent_grace_budget_writes_nothing() {
     assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
 
     assert_eq!(get(&store, t0.id).await, before0);
-    assert_eq!(get(&store, t1.id).await, before1, "current token left as it was (still live)");
-    assert!(store.find_refresh_token_by_id(r.successor.id).await.unwrap().is_none());
+    assert_eq!(
+        get(&store, t1.id).await,
+        before1,
+        "current token left as it was (still live)"
+    );
+    assert!(
+        store
+            .find_refresh_token_by_id(r.successor.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(session_rows(&store, t0.session_id).await, (2, 1));
 
     // With budget, the same re-exchange goes through.
@@ -241,12 +297,21 @@ async fn a_grace_reexchange_of_a_retired_current_writes_nothing() {
     let r = rotation(&t1, Some((&t0, 5)));
     assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
     assert_eq!(get(&store, t0.id).await, before0, "predecessor untouched");
-    assert!(store.find_refresh_token_by_id(r.successor.id).await.unwrap().is_none());
+    assert!(
+        store
+            .find_refresh_token_by_id(r.successor.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Revoked instead of rotated: the same.
     let t2 = next.successor;
     let at = now();
-    store.revoke_session(t2.session_id, auth_core::RevokeReason::Logout, at, at).await.expect("revoke");
+    store
+        .revoke_session(t2.session_id, auth_core::RevokeReason::Logout, at, at)
+        .await
+        .expect("revoke");
     let r = rotation(&t2, Some((&t1, 5)));
     assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
     assert_eq!(get(&store, t1.id).await.reuse_count, 0);
@@ -286,7 +351,10 @@ async fn a_second_live_token_in_a_session_is_refused() {
     let uid = user(&store, "twice@example.com").await;
     let t0 = first_token(uid);
     store.insert_refresh_token(&t0).await.expect("insert");
-    let err = store.insert_refresh_token(&successor_of(&t0)).await.expect_err("second live token");
+    let err = store
+        .insert_refresh_token(&successor_of(&t0))
+        .await
+        .expect_err("second live token");
     assert!(matches!(err, auth_core::Error::Storage(_)), "{err:?}");
     assert_eq!(session_rows(&store, t0.session_id).await, (1, 1));
     db.teardown().await;
@@ -297,8 +365,15 @@ async fn a_taken_email_is_the_core_error_other_violations_are_storage_errors() {
     let db = PgTestDb::create().await;
     let store = db.store();
     let uid = user(&store, "taken@example.com").await;
-    let again = NewUser { email: "taken@example.com".into(), password_hash: None, created_at: now() };
-    assert!(matches!(store.create_user(&again).await, Err(auth_core::Error::EmailTaken)));
+    let again = NewUser {
+        email: "taken@example.com".into(),
+        password_hash: None,
+        created_at: now(),
+    };
+    assert!(matches!(
+        store.create_user(&again).await,
+        Err(auth_core::Error::EmailTaken)
+    ));
 
     let t0 = first_token(uid);
     store.insert_refresh_token(&t0).await.expect("insert");
@@ -306,7 +381,9 @@ async fn a_taken_email_is_the_core_error_other_violations_are_storage_errors() {
     dup.hash = t0.hash;
     match store.insert_refresh_token(&dup).await {
         Err(auth_core::Error::Storage(source)) => {
-            let pg = source.downcast_ref::<PgError>().expect("the source is the crate's error");
+            let pg = source
+                .downcast_ref::<PgError>()
+                .expect("the source is the crate's error");
             assert!(matches!(pg, PgError::Query(_)), "{pg:?}");
         }
         other => panic!("expected a storage error, got {other:?}"),
@@ -327,7 +404,10 @@ async fn serialization_failures_are_errors_never_success() {
     .await;
     // A new pool, so its sessions pick up the database default.
     let store = db.another_store().await;
-    let isolation: String = sqlx::query_scalar("SHOW transaction_isolation").fetch_one(store.pool()).await.unwrap();
+    let isolation: String = sqlx::query_scalar("SHOW transaction_isolation")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(isolation, "repeatable read");
     let uid = user(&store, "conflict@example.com").await;
     let current = first_token(uid);
