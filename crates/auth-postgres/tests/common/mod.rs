@@ -146,12 +146,36 @@ impl TestDatabase for PgTestDb {
         cells
     }
 
-    async fn teardown(self) {
+    async fn teardown(mut self) {
         self.store.pool().close().await;
-        admin_execute(format!(
-            r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-            self.name
-        ))
-        .await;
+        let name = std::mem::take(&mut self.name);
+        admin_execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).await;
+    }
+}
+
+/// A test that panicked never reaches `teardown`: drop its database anyway, from a
+/// thread of its own (the test's runtime may be unwinding).
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        if name.is_empty() {
+            return;
+        }
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    let (url, _) = postgres_url().await;
+                    if let Ok(mut conn) = PgConnection::connect(&url).await {
+                        let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                        let _ = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await;
+                        let _ = conn.close().await;
+                    }
+                });
+            }
+        })
+        .join();
     }
 }
