@@ -54,8 +54,16 @@ const RECORD_COLUMNS_WHERE_SESSION_LIVE: &str = "SELECT id, user_id, session_id,
     revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens \
     WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
 
+// Revocation runs in one transaction: a first statement revokes, disables and writes
+// the events; then, because under READ COMMITTED that statement cannot see a successor
+// inserted by a rotation that committed while it waited for the rotated row's lock, a
+// follow-up statement (each with a fresh snapshot) revokes such successors until it finds
+// none. Once a snapshot shows no unrevoked row in the session, no rotation can add one:
+// a rotation needs a live row, and every live row is then locked by this transaction.
+
 /// Revokes the unrevoked rows of one session; if any changed, disables the session's
-/// allowlisted access tokens and appends one 'session' event. One statement, so atomic.
+/// allowlisted access tokens and appends one 'session' event. Returns whether a live
+/// row was among them and whether anything changed.
 const REVOKE_SESSION: &str = "WITH rt AS ( \
         UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
         WHERE session_id = $1 AND revoked_at IS NULL \
@@ -67,11 +75,12 @@ const REVOKE_SESSION: &str = "WITH rt AS ( \
         INSERT INTO revoked_tokens (kind, user_id, session_id, revoked_at, expires_at) \
         SELECT 'session', (SELECT user_id FROM rt LIMIT 1), $1, $2, $4 WHERE EXISTS (SELECT 1 FROM rt) \
     ) \
-    SELECT EXISTS (SELECT 1 FROM rt WHERE rotated_at IS NULL)";
+    SELECT EXISTS (SELECT 1 FROM rt WHERE rotated_at IS NULL), EXISTS (SELECT 1 FROM rt)";
 
 /// Revokes every session of a user as [`REVOKE_SESSION`] does (one event per session
 /// that had unrevoked rows) and, when `$5` is not null, stores `tokens_valid_after` and
-/// appends a 'user' event. Returns the number of sessions that had a live row.
+/// appends a 'user' event. Returns the sessions that had a live row and all sessions
+/// changed.
 const REVOKE_USER_SESSIONS: &str = "WITH rt AS ( \
         UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
         WHERE user_id = $1 AND revoked_at IS NULL \
@@ -92,7 +101,48 @@ const REVOKE_USER_SESSIONS: &str = "WITH rt AS ( \
         INSERT INTO revoked_tokens (kind, user_id, revoked_at, expires_at) \
         SELECT 'user', id, $2, $4 FROM usr \
     ) \
-    SELECT count(*) FILTER (WHERE had_live) FROM sessions";
+    SELECT coalesce(array_agg(session_id) FILTER (WHERE had_live), '{}'), \
+           coalesce(array_agg(session_id), '{}') FROM sessions";
+
+/// The follow-up pass: revokes rows of the sessions `$1` still unrevoked (successors
+/// of rotations that committed during the first statement) and disables their
+/// allowlisted tokens. Returns the rows changed and the sessions among them with a
+/// live row.
+const REVOKE_STRAGGLERS: &str = "WITH rt AS ( \
+        UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
+        WHERE session_id = ANY($1) AND revoked_at IS NULL \
+        RETURNING session_id, rotated_at \
+    ), allow AS ( \
+        UPDATE auth_user_tokens SET disabled = TRUE \
+        WHERE session_id IN (SELECT session_id FROM rt) AND NOT disabled \
+    ) \
+    SELECT count(*), coalesce(array_agg(DISTINCT session_id) FILTER (WHERE rotated_at IS NULL), '{}') FROM rt";
+
+impl PgTokenStore {
+    /// Runs [`REVOKE_STRAGGLERS`] until it changes nothing; returns the sessions in which
+    /// it revoked a live row.
+    async fn revoke_stragglers(
+        tx: &mut sqlx::PgConnection,
+        sessions: &[Uuid],
+        reason: RevokeReason,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Uuid>> {
+        let mut live = Vec::new();
+        loop {
+            let (changed, with_live): (i64, Vec<Uuid>) = sqlx::query_as(REVOKE_STRAGGLERS)
+                .bind(sessions)
+                .bind(at)
+                .bind(reason.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            live.extend(with_live);
+            if changed == 0 {
+                return Ok(live);
+            }
+        }
+    }
+}
 
 impl RefreshTokenStore for PgTokenStore {
     async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<()> {
@@ -198,14 +248,22 @@ impl RefreshTokenStore for PgTokenStore {
         at: OffsetDateTime,
         event_expires_at: OffsetDateTime,
     ) -> Result<bool> {
-        sqlx::query_scalar(REVOKE_SESSION)
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let (mut had_live, changed): (bool, bool) = sqlx::query_as(REVOKE_SESSION)
             .bind(session.0)
             .bind(at)
             .bind(reason.as_str())
             .bind(event_expires_at)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
-            .map_err(db)
+            .map_err(db)?;
+        if changed {
+            had_live |= !Self::revoke_stragglers(&mut tx, &[session.0], reason, at)
+                .await?
+                .is_empty();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(had_live)
     }
 
     async fn revoke_user_sessions(
@@ -216,15 +274,22 @@ impl RefreshTokenStore for PgTokenStore {
         event_expires_at: OffsetDateTime,
         tokens_valid_after: Option<OffsetDateTime>,
     ) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(REVOKE_USER_SESSIONS)
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let (mut live, changed): (Vec<Uuid>, Vec<Uuid>) = sqlx::query_as(REVOKE_USER_SESSIONS)
             .bind(user.0)
             .bind(at)
             .bind(reason.as_str())
             .bind(event_expires_at)
             .bind(tokens_valid_after)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        if !changed.is_empty() {
+            live.extend(Self::revoke_stragglers(&mut tx, &changed, reason, at).await?);
+        }
+        tx.commit().await.map_err(db)?;
+        live.sort_unstable();
+        live.dedup();
+        Ok(live.len() as u64)
     }
 }

@@ -15,9 +15,10 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations-postgres");
 
 /// PostgreSQL implementation of every auth-core store trait over one [`PgPool`].
 ///
-/// Cheap to clone; clones share the pool. Every operation is one statement (writes that
-/// touch several tables use data-modifying CTEs), so each is atomic under PostgreSQL's
-/// default READ COMMITTED isolation and costs one round trip.
+/// Cheap to clone; clones share the pool. Every operation but the session revocations
+/// is one statement (writes that touch several tables use data-modifying CTEs), atomic
+/// under PostgreSQL's default READ COMMITTED isolation and one round trip; a revocation
+/// is one transaction that also revokes the successor of a rotation racing it.
 #[derive(Debug, Clone)]
 pub struct PgTokenStore {
     pool: PgPool,

@@ -236,6 +236,64 @@ async fn mixed_strict_and_grace_rotations_stay_all_or_nothing() {
     db.teardown().await;
 }
 
+/// A logout racing a refresh: whichever commits first, the session ends with no live
+/// token (the successor a concurrent rotation inserted is revoked too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_racing_rotations_leaves_no_live_token() {
+    let db = PgTestDb::create().await;
+    let stores = [db.store(), db.another_store().await];
+    let uid = user(&stores[0], "logout-race@example.com").await;
+    for round in 0..40 {
+        let t0 = first_token(uid);
+        stores[0].insert_refresh_token(&t0).await.expect("insert");
+        // A chain of rotations on one pool while the other revokes the session.
+        let rotator = {
+            let store = stores[0].clone();
+            let mut current = t0.clone();
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    let r = rotation(&current, None);
+                    if !store.rotate_refresh_token(&r).await.expect("rotate") {
+                        break;
+                    }
+                    current = r.successor;
+                }
+            })
+        };
+        let revoker = {
+            let store = stores[1].clone();
+            let session = t0.session_id;
+            tokio::spawn(async move {
+                tokio::time::sleep(StdDuration::from_micros(200 * (round % 10))).await;
+                let at = now();
+                store
+                    .revoke_session(session, auth_core::RevokeReason::Logout, at, at)
+                    .await
+                    .expect("revoke")
+            })
+        };
+        rotator.await.unwrap();
+        revoker.await.unwrap();
+        assert_eq!(
+            session_rows(&stores[0], t0.session_id).await.1,
+            0,
+            "round {round}: no live token after the logout"
+        );
+        let unrevoked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM refresh_tokens WHERE session_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(t0.session_id.0)
+        .fetch_one(stores[0].pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            unrevoked, 0,
+            "round {round}: every row of the session revoked"
+        );
+    }
+    db.teardown().await;
+}
+
 /// Sets up t0 -> t1 (t1 live) and returns both.
 async fn rotated_pair(store: &PgTokenStore, email: &str) -> (NewRefreshToken, NewRefreshToken) {
     let uid = user(store, email).await;
