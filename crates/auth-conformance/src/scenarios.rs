@@ -343,9 +343,10 @@ pub async fn allowlist_register_and_disable<D: TestDatabase>(db: &D) {
             .unwrap()
             .disabled
     );
+    // Disabled in the allowlist and on the denylist: refused as revoked.
     assert_token_rejected(
         f.svc.authenticate(&pair.access_token).await,
-        TokenRejection::NotAllowed,
+        TokenRejection::Revoked,
     );
 
     let second = f.login("allow@example.com").await;
@@ -365,7 +366,7 @@ pub async fn allowlist_register_and_disable<D: TestDatabase>(db: &D) {
     );
     assert_token_rejected(
         f.svc.authenticate(&second.access_token).await,
-        TokenRejection::NotAllowed,
+        TokenRejection::SessionRevoked,
     );
 }
 

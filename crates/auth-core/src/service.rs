@@ -37,7 +37,8 @@ pub enum RevocationMode {
     UserState,
     /// Plus: neither the `jti` nor the session is revoked.
     Denylist,
-    /// Plus: the token is registered and not disabled.
+    /// Plus: the token is registered and not disabled (and, as in `Denylist`, neither it
+    /// nor its session is revoked).
     Allowlist,
 }
 
@@ -611,7 +612,9 @@ impl<S: TokenStore> TokenService<S> {
         let cache = &self.inner.cache;
         cache.ensure_fresh(&self.inner.store, now).await?;
         let claims = &verified.claims;
-        let deny = mode == RevocationMode::Denylist;
+        // Allowlist mode checks the denylist too: a session revoked between a rotation
+        // and the registration of its new access token must still stop that token.
+        let deny = matches!(mode, RevocationMode::Denylist | RevocationMode::Allowlist);
         let verdict = match cache.cached_verdict(
             verified.user_id,
             claims.iat,
