@@ -1,12 +1,12 @@
 //! Refresh-token rotation through `TokenService::refresh` over `MySqlTokenStore`, beside
 //! the same SQL through the bare `mysql_async` driver, at 1 and 8 clients, in one run.
 //!
-//! `cargo bench -p auth-mysql` (10 s per measurement, 3 rounds); add `-- --quick` for a
-//! 2 s, 1 round run. Each client rotates its own session in a loop, so the figures are
-//! per-rotation cost, not contention on one token. Printed: rotations per second of
-//! each side and the ratio service / bare driver (higher is better; 1.0 = no overhead).
-//! Without `--bench` (e.g. `cargo test --all-targets`) it does nothing: it is never
-//! run as a test or in CI.
+//! `cargo bench -p auth-mysql` (3 rounds of 10 s per side, in alternating 250 ms
+//! slices); add `-- --quick` for one round of 4 s. Each client rotates its own session
+//! in a loop, so the figures are per-rotation cost, not contention on one token.
+//! Printed: rotations per second of each side and the ratio service / bare driver
+//! (higher is better; 1.0 = no overhead). Without `--bench` (e.g. `cargo test
+//! --all-targets`) it does nothing: it is never run as a test or in CI.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ use mysql_async::{Params, Value};
 
 const CLIENTS: [usize; 2] = [1, 8];
 const POOL_SIZE: usize = 16;
+/// The two sides alternate in slices this long.
+const SLICE: Duration = Duration::from_millis(250);
 
 fn database_url(server: &str, name: &str) -> String {
     let (base, query) = server
@@ -55,14 +57,14 @@ fn dt(t: OffsetDateTime) -> Value {
     )
 }
 
-/// Runs `clients` loops of `op` for `secs`; returns completed operations per second.
-async fn measure<F, Fut>(clients: usize, secs: u64, op: F) -> f64
+/// Runs `clients` loops of `op` for `slice`; returns completed operations per second.
+async fn measure<F, Fut>(clients: usize, slice: Duration, op: F) -> f64
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let op = Arc::new(op);
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let deadline = Instant::now() + slice;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -97,11 +99,17 @@ impl ServiceSide {
     }
 }
 
-/// The bare side: the statements `refresh` runs, through `mysql_async` directly.
+/// The bare side: the statements `refresh` runs, through `mysql_async` directly, each
+/// client on a connection of its own (no pool checkout at all: the strictest baseline).
 struct BareSide {
     pool: mysql_async::Pool,
     user_id: i64,
-    tokens: Vec<tokio::sync::Mutex<TokenHash>>,
+    clients: Vec<tokio::sync::Mutex<BareClient>>,
+}
+
+struct BareClient {
+    conn: mysql_async::Conn,
+    current: TokenHash,
 }
 
 const SELECT_REFRESH: &str = "SELECT token_id, token_hash, user_id, session_id, generation, issued_at, expires_at, \
@@ -174,10 +182,10 @@ impl BareSide {
     }
 
     async fn rotate(&self, c: usize) {
-        let mut current = self.tokens[c].lock().await;
+        let mut client = self.clients[c].lock().await;
+        let BareClient { conn, current } = &mut *client;
         let now = OffsetDateTime::now_utc();
         let row = {
-            let mut conn = self.pool.get_conn().await.expect("conn");
             let row: mysql_async::Row = conn
                 .exec_first(SELECT_REFRESH, (current.as_bytes().to_vec(),))
                 .await
@@ -186,7 +194,6 @@ impl BareSide {
             Current::from_row(row)
         };
         {
-            let mut conn = self.pool.get_conn().await.expect("conn");
             let _user: Option<mysql_async::Row> = conn
                 .exec_first(SELECT_USER, (row.user_id,))
                 .await
@@ -195,7 +202,6 @@ impl BareSide {
         let next = RefreshToken::generate().hash();
         let successor = uuid::Uuid::new_v4();
         {
-            let mut conn = self.pool.get_conn().await.expect("conn");
             let mut tx = conn
                 .start_transaction(mysql_async::TxOpts::default())
                 .await
@@ -233,7 +239,6 @@ impl BareSide {
             tx.commit().await.expect("commit");
         }
         {
-            let mut conn = self.pool.get_conn().await.expect("conn");
             conn.exec_drop(
                 INSERT_AUDIT,
                 Params::Positional(vec![
@@ -308,11 +313,13 @@ async fn bare_side(url: &str, clients: usize) -> Arc<BareSide> {
     let mut side = BareSide {
         pool,
         user_id: user_id as i64,
-        tokens: Vec::new(),
+        clients: Vec::new(),
     };
     for _ in 0..clients {
-        let hash = side.open_session().await;
-        side.tokens.push(tokio::sync::Mutex::new(hash));
+        let current = side.open_session().await;
+        let conn = side.pool.get_conn().await.expect("conn");
+        side.clients
+            .push(tokio::sync::Mutex::new(BareClient { conn, current }));
     }
     Arc::new(side)
 }
@@ -329,7 +336,7 @@ async fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    let (secs, rounds) = if quick { (2, 1) } else { (10, 3) };
+    let (secs, rounds) = if quick { (4, 1) } else { (10, 3) };
 
     let (server, source) = mysql_url().await;
     let name = unique_database_name("auth_bench");
@@ -379,40 +386,63 @@ async fn main() {
             // Warm up both (connections, statement caches), then alternate.
             {
                 let service = service.clone();
-                measure(clients, 1, move |c| {
+                measure(clients, SLICE, move |c| {
                     let service = service.clone();
                     async move { service.rotate(c).await }
                 })
                 .await;
                 let bare = bare.clone();
-                measure(clients, 1, move |c| {
+                measure(clients, SLICE, move |c| {
                     let bare = bare.clone();
                     async move { bare.rotate(c).await }
                 })
                 .await;
             }
+            // Each round alternates short slices of the two sides, so a slow
+            // moment of the disk (fsync) or a busy core falls on both alike.
+            let mut ratios = Vec::new();
             for _ in 0..rounds {
-                let side = service.clone();
-                s.push(
-                    measure(clients, secs, move |c| {
+                let (mut s_ops, mut b_ops) = (0.0, 0.0);
+                let slices = secs * 1000 / SLICE.as_millis() as u64;
+                for _ in 0..slices {
+                    let side = service.clone();
+                    s_ops += measure(clients, SLICE, move |c| {
                         let side = side.clone();
                         async move { side.rotate(c).await }
                     })
-                    .await,
-                );
-                let side = bare.clone();
-                b.push(
-                    measure(clients, secs, move |c| {
+                    .await;
+                    let side = bare.clone();
+                    b_ops += measure(clients, SLICE, move |c| {
                         let side = side.clone();
                         async move { side.rotate(c).await }
                     })
-                    .await,
-                );
+                    .await;
+                }
+                s.push(s_ops / slices as f64);
+                b.push(b_ops / slices as f64);
+                ratios.push(s_ops / b_ops);
             }
+            let spread = ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ");
             let (s, b) = (median(s), median(b));
-            println!("{clients:>8} {s:>22.0} {b:>16.0} {:>9.2}x", s / b);
+            println!(
+                "{clients:>8} {s:>22.0} {b:>16.0} {:>9.2}x   (per round: {spread})",
+                median(ratios)
+            );
             service.svc.store().pool().close();
-            bare.pool.clone().disconnect().await.expect("disconnect");
+            let bare = Arc::into_inner(bare).expect("the only reference");
+            for client in bare.clients {
+                client
+                    .into_inner()
+                    .conn
+                    .disconnect()
+                    .await
+                    .expect("disconnect");
+            }
+            bare.pool.disconnect().await.expect("disconnect");
         }
     }
     admin

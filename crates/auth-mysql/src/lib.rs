@@ -21,6 +21,7 @@ mod migrate;
 mod pool;
 mod rows;
 mod schema;
+mod statements;
 mod store;
 
 pub use error::MySqlError;

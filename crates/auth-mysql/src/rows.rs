@@ -228,70 +228,6 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-/// A refresh-token row to insert.
-#[derive(Insertable)]
-#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
-pub(crate) struct NewRefreshRow<'a> {
-    token_type: &'static str,
-    user_id: i64,
-    token_id: &'a [u8],
-    token_hash: &'a [u8],
-    session_id: &'a [u8],
-    generation: i32,
-    issued_at: OffsetDateTime,
-    expires_at: OffsetDateTime,
-    session_created_at: OffsetDateTime,
-    session_expires_at: OffsetDateTime,
-    user_agent: Option<&'a str>,
-    ip: Option<&'a str>,
-}
-
-impl<'a> From<&'a NewRefreshToken> for NewRefreshRow<'a> {
-    fn from(t: &'a NewRefreshToken) -> Self {
-        NewRefreshRow {
-            token_type: crate::schema::REFRESH,
-            user_id: t.user_id.0,
-            token_id: t.id.0.as_bytes(),
-            token_hash: t.hash.as_bytes(),
-            session_id: t.session_id.0.as_bytes(),
-            generation: t.generation,
-            issued_at: t.issued_at,
-            expires_at: t.expires_at,
-            session_created_at: t.session_created_at,
-            session_expires_at: t.session_expires_at,
-            user_agent: t.user_agent.as_deref(),
-            ip: t.ip.as_deref(),
-        }
-    }
-}
-
-/// An allowlisted access-token row to insert.
-#[derive(Insertable)]
-#[diesel(table_name = auth_user_tokens, check_for_backend(diesel::mysql::Mysql))]
-pub(crate) struct NewAccessRow<'a> {
-    token_type: &'static str,
-    user_id: i64,
-    jti: &'a [u8],
-    session_id: &'a [u8],
-    issued_at: OffsetDateTime,
-    expires_at: OffsetDateTime,
-    disabled: bool,
-}
-
-impl<'a> From<&'a AccessTokenEntry> for NewAccessRow<'a> {
-    fn from(e: &'a AccessTokenEntry) -> Self {
-        NewAccessRow {
-            token_type: crate::schema::ACCESS,
-            user_id: e.user_id.0,
-            jti: e.jti.as_bytes(),
-            session_id: e.session_id.0.as_bytes(),
-            issued_at: e.issued_at,
-            expires_at: e.expires_at,
-            disabled: e.disabled,
-        }
-    }
-}
-
 /// A revocation-feed row to insert.
 #[derive(Insertable)]
 #[diesel(table_name = revoked_tokens, check_for_backend(diesel::mysql::Mysql))]
@@ -302,17 +238,4 @@ pub(crate) struct NewRevokedRow<'a> {
     pub(crate) session_id: Option<&'a [u8]>,
     pub(crate) revoked_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
-}
-
-/// An audit row to insert.
-#[derive(Insertable)]
-#[diesel(table_name = audit_logs, check_for_backend(diesel::mysql::Mysql))]
-pub(crate) struct NewAuditRow<'a> {
-    pub(crate) event_type: &'static str,
-    pub(crate) user_id: Option<i64>,
-    pub(crate) session_id: Option<&'a [u8]>,
-    pub(crate) ip: Option<&'a str>,
-    pub(crate) user_agent: Option<&'a str>,
-    pub(crate) details: String,
-    pub(crate) created_at: OffsetDateTime,
 }

@@ -20,12 +20,12 @@ use crate::error::MySqlError;
 use crate::limits;
 use crate::migrate::{self, MySqlMigrationStatus};
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
-use crate::rows::{
-    AccessRow, AuditRow, NewAccessRow, NewAuditRow, NewRefreshRow, NewRevokedRow, RefreshRow,
-    RevokedRow, UserRow,
-};
+use crate::rows::{AccessRow, AuditRow, NewRevokedRow, RefreshRow, RevokedRow, UserRow};
 use crate::schema::{
     ACCESS, REFRESH, audit_logs, auth_user, auth_user_tokens as tokens, revoked_tokens,
+};
+use crate::statements::{
+    InsertAccessToken, InsertAudit, InsertRefreshToken, MoveGracePredecessor, RetireToken,
 };
 
 /// How often a transaction that InnoDB chose as a deadlock victim is run again. Each
@@ -382,10 +382,7 @@ fn check_refresh(token: &NewRefreshToken) -> Result<(), MySqlError> {
 impl MySqlTokenStore {
     async fn insert_refresh_token_inner(&self, token: &NewRefreshToken) -> Result<(), MySqlError> {
         check_refresh(token)?;
-        with_conn!(self, |conn| diesel::insert_into(tokens::table)
-            .values(NewRefreshRow::from(token))
-            .execute(conn)
-            .await)?;
+        with_conn!(self, |conn| InsertRefreshToken(token).execute(conn).await)?;
         Ok(())
     }
 
@@ -426,17 +423,14 @@ impl MySqlTokenStore {
             // The predecessor first: its row precedes the live one in the session, the
             // order in which a concurrent session revocation locks them.
             if let Some(grace) = rotation.grace {
-                let moved = diesel::update(
-                    tokens::table
-                        .filter(tokens::token_id.eq(uuid_bytes(&grace.predecessor.0)))
-                        .filter(tokens::token_type.eq(REFRESH))
-                        .filter(tokens::reuse_count.lt(grace.max_reuse)),
-                )
-                .set((
-                    tokens::replaced_by.eq(successor),
-                    tokens::reuse_count.eq(tokens::reuse_count + 1),
-                    tokens::last_used_at.eq(at),
-                ))
+                let predecessor = uuid_bytes(&grace.predecessor.0);
+                let max_reuse = grace.max_reuse;
+                let moved = MoveGracePredecessor {
+                    predecessor,
+                    successor,
+                    max_reuse: &max_reuse,
+                    at: &at,
+                }
                 .execute(conn)
                 .await?;
                 if moved == 0 {
@@ -445,25 +439,17 @@ impl MySqlTokenStore {
             }
             // Conditional update checked by the rows it matched (the connection reports
             // found rows): of concurrent rotations of one token exactly one matches.
-            let retired = diesel::update(
-                tokens::table
-                    .filter(tokens::token_id.eq(current))
-                    .filter(tokens::token_type.eq(REFRESH))
-                    .filter(tokens::rotated_at.is_null())
-                    .filter(tokens::revoked_at.is_null()),
-            )
-            .set((
-                tokens::rotated_at.eq(at),
-                tokens::replaced_by.eq(successor),
-                tokens::last_used_at.eq(at),
-            ))
+            let retired = RetireToken {
+                current,
+                successor,
+                at: &at,
+            }
             .execute(conn)
             .await?;
             if retired == 0 {
                 return Ok(Tx::Rollback(false));
             }
-            diesel::insert_into(tokens::table)
-                .values(NewRefreshRow::from(&rotation.successor))
+            InsertRefreshToken(&rotation.successor)
                 .execute(conn)
                 .await?;
             Ok(Tx::Commit(true))
@@ -723,10 +709,7 @@ impl MySqlTokenStore {
         entry: &AccessTokenEntry,
     ) -> Result<(), MySqlError> {
         limits::JTI.check(&entry.jti)?;
-        with_conn!(self, |conn| diesel::insert_into(tokens::table)
-            .values(NewAccessRow::from(entry))
-            .execute(conn)
-            .await)?;
+        with_conn!(self, |conn| InsertAccessToken(entry).execute(conn).await)?;
         Ok(())
     }
 
@@ -846,18 +829,16 @@ impl MySqlTokenStore {
         limits::EVENT_TYPE.check(event_type)?;
         limits::IP.check_opt(event.ip.as_deref())?;
         limits::USER_AGENT.check_opt(event.user_agent.as_deref())?;
-        with_conn!(self, |conn| diesel::insert_into(audit_logs::table)
-            .values(NewAuditRow {
-                event_type,
-                user_id: event.user_id.map(|u| u.0),
-                session_id: event.session_id.as_ref().map(|s| uuid_bytes(&s.0)),
-                ip: event.ip.as_deref(),
-                user_agent: event.user_agent.as_deref(),
-                details: event.details.to_string(),
-                created_at: event.at,
-            })
-            .execute(conn)
-            .await)?;
+        let insert = InsertAudit {
+            event_type,
+            user_id: event.user_id.map(|u| u.0),
+            session_id: event.session_id.as_ref().map(|s| uuid_bytes(&s.0)),
+            ip: event.ip.as_deref(),
+            user_agent: event.user_agent.as_deref(),
+            details: event.details.to_string(),
+            created_at: &event.at,
+        };
+        with_conn!(self, |conn| insert.execute(conn).await)?;
         Ok(())
     }
 

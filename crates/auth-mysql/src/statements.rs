@@ -1,0 +1,174 @@
+//! The writes on the refresh path as statements with constant SQL.
+//!
+//! diesel never caches the prepared form of its own `UPDATE` statements, nor of
+//! `INSERT`s built from `Insertable` values (a value may turn into `DEFAULT`), so each
+//! would cost a `PREPARE` round trip per execution. These fragments push constant SQL
+//! and bound parameters only, so diesel-async prepares each once per connection.
+
+use auth_core::time::OffsetDateTime;
+use auth_core::{AccessTokenEntry, NewRefreshToken};
+use diesel::QueryResult;
+use diesel::mysql::Mysql;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Binary, Bool, Datetime, Integer, Nullable, Text, Varchar};
+
+macro_rules! static_query_id {
+    ($name:ident) => {
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+    };
+}
+
+/// `INSERT` of a refresh-token row (first of a session, or a rotation successor).
+pub(crate) struct InsertRefreshToken<'a>(pub(crate) &'a NewRefreshToken);
+
+static_query_id!(InsertRefreshToken);
+
+impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        let t = self.0;
+        out.push_sql(
+            "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, generation, \
+             issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip) VALUES ('refresh', ",
+        );
+        out.push_bind_param::<BigInt, _>(&t.user_id.0)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(t.id.0.as_bytes().as_slice())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(t.hash.as_bytes().as_slice())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(t.session_id.0.as_bytes().as_slice())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&t.generation)?;
+        for at in [
+            &t.issued_at,
+            &t.expires_at,
+            &t.session_created_at,
+            &t.session_expires_at,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Datetime, _>(at)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&t.user_agent)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&t.ip)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// Retires the live token `current`: matches only while it is neither rotated nor revoked.
+pub(crate) struct RetireToken<'a> {
+    pub(crate) current: &'a [u8],
+    pub(crate) successor: &'a [u8],
+    pub(crate) at: &'a OffsetDateTime,
+}
+
+static_query_id!(RetireToken);
+
+impl QueryFragment<Mysql> for RetireToken<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.push_sql("UPDATE auth_user_tokens SET rotated_at = ");
+        out.push_bind_param::<Datetime, _>(self.at)?;
+        out.push_sql(", replaced_by = ");
+        out.push_bind_param::<Binary, _>(self.successor)?;
+        out.push_sql(", last_used_at = ");
+        out.push_bind_param::<Datetime, _>(self.at)?;
+        out.push_sql(" WHERE token_id = ");
+        out.push_bind_param::<Binary, _>(self.current)?;
+        out.push_sql(" AND token_type = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL");
+        Ok(())
+    }
+}
+
+/// A grace re-exchange: moves the predecessor's `replaced_by` to the new successor,
+/// only while its `reuse_count` is under the bound.
+pub(crate) struct MoveGracePredecessor<'a> {
+    pub(crate) predecessor: &'a [u8],
+    pub(crate) successor: &'a [u8],
+    pub(crate) max_reuse: &'a i32,
+    pub(crate) at: &'a OffsetDateTime,
+}
+
+static_query_id!(MoveGracePredecessor);
+
+impl QueryFragment<Mysql> for MoveGracePredecessor<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.push_sql("UPDATE auth_user_tokens SET replaced_by = ");
+        out.push_bind_param::<Binary, _>(self.successor)?;
+        out.push_sql(", reuse_count = reuse_count + 1, last_used_at = ");
+        out.push_bind_param::<Datetime, _>(self.at)?;
+        out.push_sql(" WHERE token_id = ");
+        out.push_bind_param::<Binary, _>(self.predecessor)?;
+        out.push_sql(" AND token_type = 'refresh' AND reuse_count < ");
+        out.push_bind_param::<Integer, _>(self.max_reuse)?;
+        Ok(())
+    }
+}
+
+/// `INSERT` of an allowlisted access token.
+pub(crate) struct InsertAccessToken<'a>(pub(crate) &'a AccessTokenEntry);
+
+static_query_id!(InsertAccessToken);
+
+impl QueryFragment<Mysql> for InsertAccessToken<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        let e = self.0;
+        out.push_sql(
+            "INSERT INTO auth_user_tokens (token_type, user_id, jti, session_id, issued_at, expires_at, disabled) \
+             VALUES ('access', ",
+        );
+        out.push_bind_param::<BigInt, _>(&e.user_id.0)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(e.jti.as_bytes())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(e.session_id.0.as_bytes().as_slice())?;
+        out.push_sql(", ");
+        out.push_bind_param::<Datetime, _>(&e.issued_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Datetime, _>(&e.expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&e.disabled)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// `INSERT` of an audit row.
+pub(crate) struct InsertAudit<'a> {
+    pub(crate) event_type: &'a str,
+    pub(crate) user_id: Option<i64>,
+    pub(crate) session_id: Option<&'a [u8]>,
+    pub(crate) ip: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) details: String,
+    pub(crate) created_at: &'a OffsetDateTime,
+}
+
+static_query_id!(InsertAudit);
+
+impl QueryFragment<Mysql> for InsertAudit<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) VALUES (",
+        );
+        out.push_bind_param::<Varchar, _>(self.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Binary>, _>(&self.session_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&self.ip)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&self.user_agent)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.details)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Datetime, _>(self.created_at)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
