@@ -34,6 +34,7 @@ pub struct MySqlTestDb {
     name: String,
     url: String,
     store: MySqlTokenStore,
+    dropped: bool,
 }
 
 impl MySqlTestDb {
@@ -58,6 +59,7 @@ impl MySqlTestDb {
             name,
             url,
             store,
+            dropped: false,
         }
     }
 
@@ -150,7 +152,7 @@ impl TestDatabase for MySqlTestDb {
         cells
     }
 
-    async fn teardown(self) {
+    async fn teardown(mut self) {
         self.store.pool().close();
         let mut admin = mysql_async::Conn::from_url(&self.server)
             .await
@@ -160,5 +162,31 @@ impl TestDatabase for MySqlTestDb {
             .await
             .expect("DROP DATABASE");
         admin.disconnect().await.expect("disconnect");
+        self.dropped = true;
+    }
+}
+
+/// A test that failed before its teardown still drops its database.
+impl Drop for MySqlTestDb {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = mysql_async::Conn::from_url(&server).await.ok()?;
+                admin
+                    .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .await
+                    .ok()?;
+                admin.disconnect().await.ok()
+            })
+        })
+        .join();
     }
 }
