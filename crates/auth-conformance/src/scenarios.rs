@@ -630,6 +630,7 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
         successor: successor(1),
         at: f.clock_now(),
         grace: None,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, f.clock_now()),
     };
     assert!(!store.rotate_refresh_token(&stale).await.unwrap());
     // The current token is live but the grace predecessor's budget is spent: the
@@ -642,6 +643,7 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
             predecessor: r0.token.id,
             max_reuse: 0,
         }),
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, f.clock_now()),
     };
     assert!(!store.rotate_refresh_token(&spent).await.unwrap());
     assert_eq!(counts(db).await, before);

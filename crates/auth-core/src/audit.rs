@@ -79,6 +79,21 @@ pub struct AuditEvent {
     pub at: OffsetDateTime,
 }
 
+impl AuditEvent {
+    /// An event of `kind` at `at` with no user, session, client or details.
+    pub fn new(kind: AuditKind, at: OffsetDateTime) -> Self {
+        Self {
+            kind,
+            user_id: None,
+            session_id: None,
+            ip: None,
+            user_agent: None,
+            details: serde_json::Value::Object(Default::default()),
+            at,
+        }
+    }
+}
+
 /// A stored audit event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

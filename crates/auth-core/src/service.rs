@@ -342,6 +342,26 @@ impl<S: TokenStore> TokenService<S> {
         now + self.inner.config.max_access_lifetime + self.inner.config.leeway
     }
 
+    fn audit_event(
+        &self,
+        kind: AuditKind,
+        user_id: Option<UserId>,
+        session_id: Option<SessionId>,
+        client: &ClientInfo,
+        details: Value,
+        at: OffsetDateTime,
+    ) -> AuditEvent {
+        AuditEvent {
+            kind,
+            user_id,
+            session_id,
+            ip: client.ip(),
+            user_agent: client.user_agent(),
+            details,
+            at,
+        }
+    }
+
     async fn audit(
         &self,
         kind: AuditKind,
@@ -351,15 +371,7 @@ impl<S: TokenStore> TokenService<S> {
         details: Value,
         at: OffsetDateTime,
     ) -> Result<()> {
-        let event = AuditEvent {
-            kind,
-            user_id,
-            session_id,
-            ip: client.ip(),
-            user_agent: client.user_agent(),
-            details,
-            at,
-        };
+        let event = self.audit_event(kind, user_id, session_id, client, details, at);
         self.inner.store.append_audit(&event).await
     }
 
@@ -733,12 +745,24 @@ impl<S: TokenStore> TokenService<S> {
                 user_agent: t.user_agent.clone(),
                 ip: t.ip.clone(),
             };
-            let generation = successor.generation;
+            let audit = self.audit_event(
+                AuditKind::TokenRefreshed,
+                Some(t.user_id),
+                Some(t.session_id),
+                client,
+                json!({
+                    "generation": successor.generation,
+                    "grace": grace.is_some(),
+                    "classification": if grace.is_some() { "grace_reexchange" } else { "rotation" },
+                }),
+                now,
+            );
             let rotation = Rotation {
                 current: t.id,
                 successor,
                 at: now,
                 grace,
+                audit,
             };
             if !store.rotate_refresh_token(&rotation).await? {
                 // Lost a race or the grace budget: read again and classify anew.
@@ -747,19 +771,6 @@ impl<S: TokenStore> TokenService<S> {
             let pair = self
                 .issue_pair(&user, t.session_id, successor_token, now)
                 .await?;
-            self.audit(
-                AuditKind::TokenRefreshed,
-                Some(user.id),
-                Some(t.session_id),
-                client,
-                json!({
-                    "generation": generation,
-                    "grace": grace.is_some(),
-                    "classification": if grace.is_some() { "grace_reexchange" } else { "rotation" },
-                }),
-                now,
-            )
-            .await?;
             return Ok(pair);
         }
         Err(RefreshRejection::Reused.into())

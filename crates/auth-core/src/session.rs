@@ -4,6 +4,7 @@ use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::refresh::{TokenHash, TokenId};
 use crate::users::UserId;
 
@@ -141,6 +142,9 @@ pub struct Rotation {
     /// `replaced_by` moves to the successor and its `reuse_count` goes up by one,
     /// only while `reuse_count < max_reuse`; otherwise nothing is written.
     pub grace: Option<GraceReexchange>,
+    /// The TOKEN_REFRESHED audit row, written in the same transaction (or statement) as
+    /// the rotation, and only if the rotation is written.
+    pub audit: AuditEvent,
 }
 
 /// The predecessor part of a grace re-exchange.

@@ -69,9 +69,10 @@ pub trait RefreshTokenStore: Send + Sync {
         id: TokenId,
     ) -> impl Future<Output = Result<Option<RefreshTokenRecord>>> + Send;
 
-    /// Applies a rotation atomically. Writes nothing and returns `Ok(false)` when
-    /// `rotation.current` is no longer live or the grace predecessor's reuse budget is
-    /// spent; of N concurrent calls for one token exactly one returns `Ok(true)`.
+    /// Applies a rotation atomically, appending `rotation.audit` in the same transaction.
+    /// Writes nothing and returns `Ok(false)` when `rotation.current` is no longer live or
+    /// the grace predecessor's reuse budget is spent; of N concurrent calls for one token
+    /// exactly one returns `Ok(true)`.
     fn rotate_refresh_token(
         &self,
         rotation: &Rotation,

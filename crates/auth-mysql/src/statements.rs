@@ -138,6 +138,7 @@ impl QueryFragment<Mysql> for InsertAccessToken<'_> {
 }
 
 /// `INSERT` of an audit row.
+#[derive(Clone)]
 pub(crate) struct InsertAudit<'a> {
     pub(crate) event_type: &'a str,
     pub(crate) user_id: Option<i64>,

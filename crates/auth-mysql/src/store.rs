@@ -416,6 +416,7 @@ impl MySqlTokenStore {
 
     async fn rotate_inner(&self, rotation: &Rotation) -> Result<bool, MySqlError> {
         check_refresh(&rotation.successor)?;
+        let audit = audit_insert(&rotation.audit)?;
         let successor = uuid_bytes(&rotation.successor.id.0);
         let current = uuid_bytes(&rotation.current.0);
         let at = rotation.at;
@@ -452,6 +453,7 @@ impl MySqlTokenStore {
             InsertRefreshToken(&rotation.successor)
                 .execute(conn)
                 .await?;
+            audit.clone().execute(conn).await?;
             Ok(Tx::Commit(true))
         })?)
     }
@@ -825,19 +827,7 @@ impl AccessTokenStore for MySqlTokenStore {
 
 impl MySqlTokenStore {
     async fn append_audit_inner(&self, event: &AuditEvent) -> Result<(), MySqlError> {
-        let event_type = event.kind.as_str();
-        limits::EVENT_TYPE.check(event_type)?;
-        limits::IP.check_opt(event.ip.as_deref())?;
-        limits::USER_AGENT.check_opt(event.user_agent.as_deref())?;
-        let insert = InsertAudit {
-            event_type,
-            user_id: event.user_id.map(|u| u.0),
-            session_id: event.session_id.as_ref().map(|s| uuid_bytes(&s.0)),
-            ip: event.ip.as_deref(),
-            user_agent: event.user_agent.as_deref(),
-            details: event.details.to_string(),
-            created_at: &event.at,
-        };
+        let insert = audit_insert(event)?;
         with_conn!(self, |conn| insert.execute(conn).await)?;
         Ok(())
     }
@@ -926,4 +916,21 @@ impl Cleanup for MySqlTokenStore {
     ) -> auth_core::Result<CleanupReport> {
         Ok(self.cleanup_inner(policy, now).await?)
     }
+}
+
+/// The checked insert of an audit row.
+fn audit_insert(event: &AuditEvent) -> Result<InsertAudit<'_>, MySqlError> {
+    let event_type = event.kind.as_str();
+    limits::EVENT_TYPE.check(event_type)?;
+    limits::IP.check_opt(event.ip.as_deref())?;
+    limits::USER_AGENT.check_opt(event.user_agent.as_deref())?;
+    Ok(InsertAudit {
+        event_type,
+        user_id: event.user_id.map(|u| u.0),
+        session_id: event.session_id.as_ref().map(|s| uuid_bytes(&s.0)),
+        ip: event.ip.as_deref(),
+        user_agent: event.user_agent.as_deref(),
+        details: event.details.to_string(),
+        created_at: &event.at,
+    })
 }

@@ -68,6 +68,7 @@ fn rotation(current: &NewRefreshToken, grace: Option<GraceReexchange>) -> Rotati
         successor: successor_of(current),
         at: now(),
         grace,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now()),
     }
 }
 

@@ -208,6 +208,7 @@ async fn over_long_values_are_refused_and_change_nothing() {
         },
         at,
         grace: None,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, at),
     };
     assert_refused(store.rotate_refresh_token(&rotation).await, "user_agent");
     let entry = AccessTokenEntry {

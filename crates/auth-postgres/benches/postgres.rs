@@ -227,23 +227,21 @@ async fn refresh_via_bare_sqlx(pool: &PgPool, clients: usize, secs: u64) -> f64 
                 .bind(session_expires_at)
                 .bind(user_agent)
                 .bind(ip)
-                .fetch_one(&pool)
-                .await
-                .expect("rotate");
-            assert_eq!(rotated, 1);
-            sqlx::query(PgStatements::APPEND_AUDIT)
                 .bind("TOKEN_REFRESHED")
                 .bind(Some(user_id))
                 .bind(Some(session_id))
                 .bind(None::<String>)
                 .bind(None::<String>)
-                .bind(sqlx::types::Json(
-                    serde_json::json!({"generation": generation + 1, "grace": false}),
-                ))
+                .bind(sqlx::types::Json(serde_json::json!({
+                    "generation": generation + 1,
+                    "grace": false,
+                    "classification": "rotation",
+                })))
                 .bind(now)
-                .execute(&pool)
+                .fetch_one(&pool)
                 .await
-                .expect("audit");
+                .expect("rotate");
+            assert_eq!(rotated, 1);
             *token = next;
         }
     })

@@ -210,6 +210,15 @@ impl RefreshTokenStore for PgTokenStore {
         if let Some(grace) = rotation.grace {
             query = query.bind(grace.predecessor.0).bind(grace.max_reuse);
         }
+        let audit = &rotation.audit;
+        let query = query
+            .bind(audit.kind.as_str())
+            .bind(audit.user_id.map(|u| u.0))
+            .bind(audit.session_id.map(|s| s.0))
+            .bind(&audit.ip)
+            .bind(&audit.user_agent)
+            .bind(sqlx::types::Json(&audit.details))
+            .bind(audit.at);
         // A serialization failure or deadlock is an error (PgError::Conflict), never `true`.
         let inserted = query.fetch_one(self.pool()).await.map_err(db)?;
         Ok(inserted == 1)

@@ -36,7 +36,9 @@ impl PgStatements {
     ///
     /// `$1` current id, `$2` rotated_at, `$3` successor id, `$4` user_id, `$5` session_id,
     /// `$6` generation, `$7` token_hash, `$8` issued_at, `$9` expires_at,
-    /// `$10` session_created_at, `$11` session_expires_at, `$12` user_agent, `$13` ip.
+    /// `$10` session_created_at, `$11` session_expires_at, `$12` user_agent, `$13` ip;
+    /// the audit row (written only with the successor): `$14` event_type, `$15` user_id,
+    /// `$16` session_id, `$17` ip, `$18` user_agent, `$19` details, `$20` created_at.
     pub const ROTATE: &'static str = "WITH cur AS ( \
             UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3 \
             WHERE id = $1 AND user_id = $4 AND session_id = $5 \
@@ -46,6 +48,11 @@ impl PgStatements {
             INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
                 expires_at, session_created_at, session_expires_at, user_agent, ip) \
             SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM cur \
+            RETURNING id \
+        ), aud AS ( \
+            INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
+            SELECT $14::varchar, $15::bigint, $16::uuid, $17::varchar, $18::varchar, $19::jsonb, $20::timestamptz \
+            FROM ins \
             RETURNING id \
         ) \
         SELECT count(*) FROM ins";
@@ -58,7 +65,8 @@ impl PgStatements {
     /// happened, and the successor is inserted only from the retired current row: with both
     /// rows locked, either all three writes happen or none. Returns 0 or 1.
     ///
-    /// Parameters as [`ROTATE`](Self::ROTATE), plus `$14` predecessor id and `$15` max_reuse.
+    /// Parameters `$1`-`$13` as [`ROTATE`](Self::ROTATE), then `$14` predecessor id and
+    /// `$15` max_reuse, then the audit row's seven as `$16`-`$22`.
     pub const ROTATE_WITH_GRACE: &'static str = "WITH lk AS ( \
             SELECT id, user_id, session_id, rotated_at, revoked_at, reuse_count \
             FROM refresh_tokens WHERE id = $1 OR id = $14 ORDER BY id FOR UPDATE \
@@ -79,6 +87,11 @@ impl PgStatements {
             INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
                 expires_at, session_created_at, session_expires_at, user_agent, ip) \
             SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM cur \
+            RETURNING id \
+        ), aud AS ( \
+            INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
+            SELECT $16::varchar, $17::bigint, $18::uuid, $19::varchar, $20::varchar, $21::jsonb, $22::timestamptz \
+            FROM ins \
             RETURNING id \
         ) \
         SELECT count(*) FROM ins";

@@ -259,6 +259,7 @@ async fn seed_cleanup_rows(store: &PgTokenStore) -> i64 {
         successor: next,
         at: now,
         grace: None,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now),
     };
     assert!(store.rotate_refresh_token(&rotation).await.expect("rotate"));
     // Sessions revoked 40 days ago (gone) and 5 days ago (kept).

@@ -70,6 +70,7 @@ fn rotation(current: &NewRefreshToken, grace: Option<(&NewRefreshToken, i32)>) -
             predecessor: p.id,
             max_reuse,
         }),
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now()),
     }
 }
 

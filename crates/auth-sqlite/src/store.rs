@@ -217,6 +217,23 @@ const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, user_id, session_i
      issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
+fn insert_audit(tx: &Connection, e: &AuditEvent) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        e.kind.as_str(),
+        e.user_id.map(|u| u.0),
+        e.session_id.map(|s| sid(s).to_vec()),
+        e.ip,
+        e.user_agent,
+        e.details.to_string(),
+        micros(e.at),
+    ])?;
+    Ok(())
+}
+
 fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> {
     tx.prepare_cached(INSERT_REFRESH)?.execute(params![
         &tid(t.id)[..],
@@ -497,6 +514,7 @@ impl RefreshTokenStore for SqliteTokenStore {
                 }
             }
             insert_refresh(&tx, &rotation.successor)?;
+            insert_audit(&tx, &rotation.audit)?;
             tx.commit()?;
             Ok(true)
         })
@@ -706,23 +724,7 @@ impl AccessTokenStore for SqliteTokenStore {
 impl AuditLog for SqliteTokenStore {
     async fn append_audit(&self, event: &AuditEvent) -> auth_core::Result<()> {
         let e = event.clone();
-        write(&self.pool, move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                e.kind.as_str(),
-                e.user_id.map(|u| u.0),
-                e.session_id.map(|s| sid(s).to_vec()),
-                e.ip,
-                e.user_agent,
-                e.details.to_string(),
-                micros(e.at),
-            ])?;
-            Ok(())
-        })
-        .await?;
+        write(&self.pool, move |tx| Ok(insert_audit(tx, &e)?)).await?;
         Ok(())
     }
 

@@ -163,6 +163,10 @@ async fn concurrent_rotations_have_exactly_one_winner() {
                 successor: successor_of(&first, t0() + Duration::milliseconds(i)),
                 at: t0() + Duration::seconds(1),
                 grace: None,
+                audit: auth_core::AuditEvent::new(
+                    auth_core::AuditKind::TokenRefreshed,
+                    t0() + Duration::seconds(1),
+                ),
             };
             tokio::spawn(async move {
                 barrier.wait().await;
@@ -213,6 +217,7 @@ async fn rotating_a_dead_token_writes_nothing() {
         successor: second.clone(),
         at: t0(),
         grace: None,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
     };
     assert!(store.rotate_refresh_token(&rotation).await.unwrap());
     // Rotating the same (now rotated) token again.
@@ -231,6 +236,7 @@ async fn rotating_a_dead_token_writes_nothing() {
         successor: successor_of(&second, t0()),
         at: t0(),
         grace: None,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
     };
     assert!(!store.rotate_refresh_token(&revoked).await.unwrap());
     // Unknown token.
@@ -258,7 +264,8 @@ async fn grace_reexchange_spends_the_predecessor_budget() {
                 current: t_0.id,
                 successor: t_1.clone(),
                 at: t0(),
-                grace: None
+                grace: None,
+                audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
             })
             .await
             .unwrap()
@@ -278,6 +285,7 @@ async fn grace_reexchange_spends_the_predecessor_budget() {
             successor: next.clone(),
             at: t0(),
             grace,
+            audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
         };
         assert!(store.rotate_refresh_token(&rotation).await.unwrap());
         let pred = store
@@ -298,6 +306,7 @@ async fn grace_reexchange_spends_the_predecessor_budget() {
         successor: successor_of(&live, t0()),
         at: t0(),
         grace,
+        audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
     };
     assert!(!store.rotate_refresh_token(&refused).await.unwrap());
     let still = store
@@ -345,6 +354,7 @@ async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event
             successor: second,
             at: t0(),
             grace: None,
+            audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, t0()),
         })
         .await
         .unwrap();
@@ -762,6 +772,10 @@ async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions() {
             successor: live1,
             at: now - Duration::days(39),
             grace: None,
+            audit: auth_core::AuditEvent::new(
+                auth_core::AuditKind::TokenRefreshed,
+                now - Duration::days(39),
+            ),
         })
         .await
         .unwrap();
@@ -776,6 +790,10 @@ async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions() {
             successor: old1,
             at: now - Duration::days(80),
             grace: None,
+            audit: auth_core::AuditEvent::new(
+                auth_core::AuditKind::TokenRefreshed,
+                now - Duration::days(80),
+            ),
         })
         .await
         .unwrap();
