@@ -185,6 +185,13 @@ pub struct TokenPair {
     pub jti: String,
 }
 
+/// What an access token is issued for.
+struct Subject {
+    user_id: UserId,
+    tokens_valid_after: Option<OffsetDateTime>,
+    claims: Map<String, Value>,
+}
+
 type ClaimsProvider = dyn Fn(&UserRecord) -> Map<String, Value> + Send + Sync;
 
 struct Inner<S> {
@@ -528,33 +535,46 @@ impl<S: TokenStore> TokenService<S> {
             ip: client.ip(),
         };
         self.inner.store.insert_refresh_token(&row).await?;
-        self.issue_pair(user, session_id, refresh, now).await
+        let subject = Subject {
+            user_id: user.id,
+            tokens_valid_after: user.tokens_valid_after,
+            claims: self.app_claims(user),
+        };
+        self.issue_pair(subject, session_id, refresh, now).await
+    }
+
+    /// The application claims for a user (empty without a claims provider).
+    fn app_claims(&self, user: &UserRecord) -> Map<String, Value> {
+        match &self.inner.claims {
+            Some(provider) => provider(user),
+            None => Map::new(),
+        }
     }
 
     async fn issue_pair(
         &self,
-        user: &UserRecord,
+        subject: Subject,
         session_id: SessionId,
         refresh_token: RefreshToken,
         now: OffsetDateTime,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
+        let Subject {
+            user_id,
+            tokens_valid_after,
+            mut claims,
+        } = subject;
         // Never before tokens_valid_after, so a token issued right after logout-all in
         // the same second is still valid.
-        let iat = now.unix_timestamp().max(
-            user.tokens_valid_after
-                .map_or(i64::MIN, |t| t.unix_timestamp()),
-        );
+        let iat = now
+            .unix_timestamp()
+            .max(tokens_valid_after.map_or(i64::MIN, |t| t.unix_timestamp()));
         let exp = iat + cfg.access_ttl.whole_seconds();
         let jti = random_jti();
-        let mut claims = match &self.inner.claims {
-            Some(provider) => provider(user),
-            None => Map::new(),
-        };
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
         claims.insert("iss".into(), cfg.issuer.clone().into());
         claims.insert("aud".into(), cfg.audience.clone().into());
-        claims.insert("sub".into(), user.id.to_string().into());
+        claims.insert("sub".into(), user_id.to_string().into());
         claims.insert("exp".into(), exp.into());
         claims.insert("iat".into(), iat.into());
         claims.insert("nbf".into(), iat.into());
@@ -575,7 +595,7 @@ impl<S: TokenStore> TokenService<S> {
         if cfg.revocation_mode == RevocationMode::Allowlist {
             let entry = AccessTokenEntry {
                 jti: jti.clone(),
-                user_id: user.id,
+                user_id,
                 session_id,
                 issued_at: from_seconds(iat),
                 expires_at: from_seconds(exp),
@@ -589,7 +609,7 @@ impl<S: TokenStore> TokenService<S> {
             expires_in: exp - now.unix_timestamp(),
             refresh_token,
             session_id,
-            user_id: user.id,
+            user_id,
             jti,
         })
     }
@@ -726,9 +746,9 @@ impl<S: TokenStore> TokenService<S> {
             {
                 return Err(RefreshRejection::IdleExpired.into());
             }
-            let user = match store.find_user(current.token.user_id).await? {
-                Some(user) if user.is_active => user,
-                _ => return Err(RefreshRejection::UserInactive.into()),
+            let subject = match self.refresh_subject(current.token.user_id, now).await? {
+                Some(subject) => subject,
+                None => return Err(RefreshRejection::UserInactive.into()),
             };
             let successor_token = RefreshToken::generate();
             let t = &current.token;
@@ -769,11 +789,39 @@ impl<S: TokenStore> TokenService<S> {
                 continue;
             }
             let pair = self
-                .issue_pair(&user, t.session_id, successor_token, now)
+                .issue_pair(subject, t.session_id, successor_token, now)
                 .await?;
             return Ok(pair);
         }
         Err(RefreshRejection::Reused.into())
+    }
+
+    /// Who a refresh issues for, `None` if the user is inactive or gone. Without a claims
+    /// provider the user's state comes from the revocation cache (fresh within
+    /// `cache_max_staleness`, like every access-token check), saving a round trip per
+    /// refresh; with one, the user is read so the claims are current.
+    async fn refresh_subject(&self, user: UserId, now: OffsetDateTime) -> Result<Option<Subject>> {
+        if self.inner.claims.is_some() {
+            return Ok(match self.inner.store.find_user(user).await? {
+                Some(record) if record.is_active => Some(Subject {
+                    user_id: record.id,
+                    tokens_valid_after: record.tokens_valid_after,
+                    claims: self.app_claims(&record),
+                }),
+                _ => None,
+            });
+        }
+        let cache = &self.inner.cache;
+        cache.ensure_fresh(&self.inner.store, now).await?;
+        let state = match cache.user_state(user) {
+            Some(state) => state,
+            None => self.load_user_state(user).await?,
+        };
+        Ok(state.is_active.then(|| Subject {
+            user_id: user,
+            tokens_valid_after: state.tokens_valid_after,
+            claims: Map::new(),
+        }))
     }
 
     /// For a rotated token: its live successor if a grace re-exchange is allowed,
