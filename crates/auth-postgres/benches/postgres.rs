@@ -205,12 +205,7 @@ async fn refresh_via_bare_sqlx(pool: &PgPool, clients: usize, secs: u64) -> f64 
             let session_expires_at: OffsetDateTime = row.get("session_expires_at");
             let user_agent: Option<String> = row.get("user_agent");
             let ip: Option<String> = row.get("ip");
-            let user = sqlx::query(PgStatements::FIND_USER)
-                .bind(user_id)
-                .fetch_one(&pool)
-                .await
-                .expect("user");
-            let _active: bool = user.get("is_active");
+            // The service answers the user-state check from its revocation cache.
             let next = RefreshToken::generate();
             let now = OffsetDateTime::now_utc();
             let rotated: i64 = sqlx::query_scalar(PgStatements::ROTATE)
