@@ -8,7 +8,7 @@
 //!    one plain `DELETE`, with the longest batch.
 //!
 //! Knobs (environment): `AUTH_BENCH_SECONDS` per measurement (default 10),
-//! `AUTH_BENCH_CLEANUP_ROWS` (default 1000000), `AUTH_BENCH_BATCH` (default 1000),
+//! `AUTH_BENCH_CLEANUP_ROWS` (default 1000000), `AUTH_BENCH_BATCH` (default 500, the library default),
 //! `PGBENCH` (default `pgbench`), `AUTH_BENCH_ONLY` (`refresh` or `cleanup`). The server is the test harness's
 //! (`AUTH_TEST_POSTGRES_URL`, else the local default). Scratch databases are dropped
 //! at the end. Runs only under `cargo bench` (which passes `--bench`).
@@ -430,7 +430,10 @@ fn main() {
     runtime.block_on(async {
         let secs: u64 = env_or("AUTH_BENCH_SECONDS", 10);
         let rows: u64 = env_or("AUTH_BENCH_CLEANUP_ROWS", 1_000_000);
-        let batch: u32 = env_or("AUTH_BENCH_BATCH", 1000);
+        let batch: u32 = env_or(
+            "AUTH_BENCH_BATCH",
+            auth_core::CleanupPolicy::default().batch_size,
+        );
         let (url, source) = postgres_url().await;
         println!("PostgreSQL server: {source:?}; {secs} s per measurement");
 
