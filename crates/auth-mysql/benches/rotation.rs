@@ -115,8 +115,6 @@ struct BareClient {
 const SELECT_REFRESH: &str = "SELECT token_id, token_hash, user_id, session_id, generation, issued_at, expires_at, \
      session_created_at, session_expires_at, user_agent, ip, rotated_at, replaced_by, revoked_at, revoke_reason, \
      reuse_count FROM auth_user_tokens WHERE token_hash = ? AND token_type = 'refresh' LIMIT 1";
-const SELECT_USER: &str = "SELECT id, email, password_hash, is_active, is_admin, tokens_valid_after, last_login \
-     FROM auth_user WHERE id = ? LIMIT 1";
 const RETIRE: &str = "UPDATE auth_user_tokens SET rotated_at = ?, replaced_by = ?, last_used_at = ? \
      WHERE token_id = ? AND token_type = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL";
 const INSERT_REFRESH: &str = "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, \
@@ -193,12 +191,7 @@ impl BareSide {
                 .expect("row");
             Current::from_row(row)
         };
-        {
-            let _user: Option<mysql_async::Row> = conn
-                .exec_first(SELECT_USER, (row.user_id,))
-                .await
-                .expect("user");
-        }
+        // The service answers the user-state check from its revocation cache.
         let next = RefreshToken::generate().hash();
         let successor = uuid::Uuid::new_v4();
         {
@@ -236,10 +229,8 @@ impl BareSide {
             )
             .await
             .expect("insert successor");
-            tx.commit().await.expect("commit");
-        }
-        {
-            conn.exec_drop(
+            // The audit row is written in the rotation's transaction.
+            tx.exec_drop(
                 INSERT_AUDIT,
                 Params::Positional(vec![
                     row.user_id.into(),
@@ -252,6 +243,7 @@ impl BareSide {
             )
             .await
             .expect("audit");
+            tx.commit().await.expect("commit");
         }
         *current = next;
     }
