@@ -8,6 +8,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod database;
+pub mod fixtures;
 pub mod harness;
 pub mod scenarios;
 

@@ -4,14 +4,15 @@
 
 mod common;
 
+use auth_conformance::fixtures::{first_refresh_token, successor_of};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use auth_conformance::TestDatabase;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
-    GraceReexchange, NewRefreshToken, NewUser, RefreshToken, RefreshTokenStore, RevokeReason,
-    Rotation, SessionId, TokenId, UserDirectory, UserId,
+    GraceReexchange, NewRefreshToken, NewUser, RefreshTokenStore, RevokeReason, Rotation,
+    SessionId, UserDirectory, UserId,
 };
 use auth_mysql::MySqlTokenStore;
 use common::MySqlTestDb;
@@ -35,37 +36,10 @@ async fn user(store: &MySqlTokenStore) -> UserId {
         .expect("user")
 }
 
-fn first_token(user: UserId) -> NewRefreshToken {
-    let at = now();
-    NewRefreshToken {
-        id: TokenId::new(),
-        hash: RefreshToken::generate().hash(),
-        user_id: user,
-        session_id: SessionId::new(),
-        generation: 0,
-        issued_at: at,
-        expires_at: at + Duration::days(14),
-        session_created_at: at,
-        session_expires_at: at + Duration::days(30),
-        user_agent: Some("rotation-test".into()),
-        ip: Some("192.0.2.1".into()),
-    }
-}
-
-fn successor_of(t: &NewRefreshToken) -> NewRefreshToken {
-    NewRefreshToken {
-        id: TokenId::new(),
-        hash: RefreshToken::generate().hash(),
-        generation: t.generation + 1,
-        issued_at: now(),
-        ..t.clone()
-    }
-}
-
 fn rotation(current: &NewRefreshToken, grace: Option<GraceReexchange>) -> Rotation {
     Rotation {
         current: current.id,
-        successor: successor_of(current),
+        successor: successor_of(current, now()),
         at: now(),
         grace,
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now()),
@@ -91,7 +65,7 @@ async fn concurrent_rotations_of_one_token_have_one_winner() {
     let db = MySqlTestDb::create().await;
     let store = db.store();
     let uid = user(&store).await;
-    let t0 = first_token(uid);
+    let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
     let barrier = Arc::new(tokio::sync::Barrier::new(16));
     let mut tasks = Vec::new();
@@ -134,7 +108,7 @@ async fn a_racing_session_revocation_leaves_no_live_token() {
     let store = db.store();
     let uid = user(&store).await;
     for _ in 0..10 {
-        let t0 = first_token(uid);
+        let t0 = first_refresh_token(uid, now());
         store.insert_refresh_token(&t0).await.expect("insert");
         let barrier = Arc::new(tokio::sync::Barrier::new(9));
         let mut rotations = Vec::new();
@@ -182,7 +156,7 @@ async fn deadlock_against_rotation(weight: usize) -> (bool, bool, MySqlTestDb, N
     let store = db.store();
     let uid = user(&store).await;
     // P rotated into S; a grace re-exchange of P locks P, then S.
-    let p = first_token(uid);
+    let p = first_refresh_token(uid, now());
     store.insert_refresh_token(&p).await.expect("insert");
     let to_s = rotation(&p, None);
     let s = to_s.successor.clone();
@@ -314,7 +288,7 @@ async fn a_failure_midway_writes_nothing() {
     let db = MySqlTestDb::create().await;
     let store = db.store();
     let uid = user(&store).await;
-    let p = first_token(uid);
+    let p = first_refresh_token(uid, now());
     store.insert_refresh_token(&p).await.expect("insert");
     let to_s = rotation(&p, None);
     let s = to_s.successor.clone();

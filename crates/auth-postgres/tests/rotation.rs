@@ -4,18 +4,19 @@
 
 mod common;
 
+use auth_conformance::fixtures::{first_refresh_token, successor_of};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use auth_conformance::TestDatabase;
 use auth_core::{
-    GraceReexchange, NewRefreshToken, NewUser, RefreshToken, RefreshTokenRecord, RefreshTokenStore,
-    Rotation, SessionId, TokenId, UserDirectory, UserId,
+    GraceReexchange, NewRefreshToken, NewUser, RefreshTokenRecord, RefreshTokenStore, Rotation,
+    SessionId, TokenId, UserDirectory, UserId,
 };
 use auth_postgres::{PgError, PgTokenStore};
 use common::PgTestDb;
 use futures::future::join_all;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio::sync::Barrier;
 
 fn now() -> OffsetDateTime {
@@ -34,37 +35,10 @@ async fn user(store: &PgTokenStore, email: &str) -> UserId {
         .expect("create user")
 }
 
-fn first_token(user: UserId) -> NewRefreshToken {
-    let at = now();
-    NewRefreshToken {
-        id: TokenId::new(),
-        hash: RefreshToken::generate().hash(),
-        user_id: user,
-        session_id: SessionId::new(),
-        generation: 0,
-        issued_at: at,
-        expires_at: at + Duration::days(14),
-        session_created_at: at,
-        session_expires_at: at + Duration::days(30),
-        user_agent: Some("rotation-test".into()),
-        ip: Some("192.0.2.1".into()),
-    }
-}
-
-fn successor_of(t: &NewRefreshToken) -> NewRefreshToken {
-    NewRefreshToken {
-        id: TokenId::new(),
-        hash: RefreshToken::generate().hash(),
-        generation: t.generation + 1,
-        issued_at: now(),
-        ..t.clone()
-    }
-}
-
 fn rotation(current: &NewRefreshToken, grace: Option<(&NewRefreshToken, i32)>) -> Rotation {
     Rotation {
         current: current.id,
-        successor: successor_of(current),
+        successor: successor_of(current, now()),
         at: now(),
         grace: grace.map(|(p, max_reuse)| GraceReexchange {
             predecessor: p.id,
@@ -100,7 +74,7 @@ async fn concurrent_rotations_have_exactly_one_winner() {
     let db = PgTestDb::create().await;
     let stores = [db.store(), db.another_store().await];
     let uid = user(&stores[0], "race@example.com").await;
-    let mut current = first_token(uid);
+    let mut current = first_refresh_token(uid, now());
     stores[0]
         .insert_refresh_token(&current)
         .await
@@ -152,7 +126,7 @@ async fn concurrent_grace_reexchanges_have_exactly_one_winner() {
     let db = PgTestDb::create().await;
     let store = db.store();
     let uid = user(&store, "grace-race@example.com").await;
-    let t0 = first_token(uid);
+    let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
     let first = rotation(&t0, None);
     let t1 = first.successor.clone();
@@ -245,7 +219,7 @@ async fn a_revocation_racing_rotations_leaves_no_live_token() {
     let stores = [db.store(), db.another_store().await];
     let uid = user(&stores[0], "logout-race@example.com").await;
     for round in 0..40 {
-        let t0 = first_token(uid);
+        let t0 = first_refresh_token(uid, now());
         stores[0].insert_refresh_token(&t0).await.expect("insert");
         // A chain of rotations on one pool while the other revokes the session.
         let rotator = {
@@ -298,7 +272,7 @@ async fn a_revocation_racing_rotations_leaves_no_live_token() {
 /// Sets up t0 -> t1 (t1 live) and returns both.
 async fn rotated_pair(store: &PgTokenStore, email: &str) -> (NewRefreshToken, NewRefreshToken) {
     let uid = user(store, email).await;
-    let t0 = first_token(uid);
+    let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
     let r = rotation(&t0, None);
     assert!(store.rotate_refresh_token(&r).await.expect("rotate"));
@@ -408,10 +382,10 @@ async fn a_second_live_token_in_a_session_is_refused() {
     let db = PgTestDb::create().await;
     let store = db.store();
     let uid = user(&store, "twice@example.com").await;
-    let t0 = first_token(uid);
+    let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
     let err = store
-        .insert_refresh_token(&successor_of(&t0))
+        .insert_refresh_token(&successor_of(&t0, now()))
         .await
         .expect_err("second live token");
     assert!(matches!(err, auth_core::Error::Storage(_)), "{err:?}");
@@ -434,9 +408,9 @@ async fn a_taken_email_is_the_core_error_other_violations_are_storage_errors() {
         Err(auth_core::Error::EmailTaken)
     ));
 
-    let t0 = first_token(uid);
+    let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
-    let mut dup = first_token(uid);
+    let mut dup = first_refresh_token(uid, now());
     dup.hash = t0.hash;
     match store.insert_refresh_token(&dup).await {
         Err(auth_core::Error::Storage(source)) => {
@@ -469,7 +443,7 @@ async fn serialization_failures_are_errors_never_success() {
         .unwrap();
     assert_eq!(isolation, "repeatable read");
     let uid = user(&store, "conflict@example.com").await;
-    let current = first_token(uid);
+    let current = first_refresh_token(uid, now());
     store.insert_refresh_token(&current).await.expect("insert");
 
     // Hold the row so every caller takes its snapshot before the winner commits.
