@@ -10,9 +10,9 @@ use std::sync::Arc;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
     AccessTokenStore, AuditKind, AuditLog, CleanupPolicy, ClientInfo, Error, Keyring, KeyringSpec,
-    ManualClock, PasswordPolicy, RefreshRejection, RefreshToken, RefreshTokenStore,
-    RevocationCursor, RevocationMode, SigningAlgorithm, TokenPair, TokenRejection, TokenService,
-    TokenServiceConfig, TokenStore, UserDirectory, UserId,
+    ManualClock, PasswordPolicy, RefreshRejection, RefreshToken, RefreshTokenRecord,
+    RefreshTokenStore, RevocationCursor, RevocationMode, SigningAlgorithm, TokenPair,
+    TokenRejection, TokenService, TokenServiceConfig, TokenStore, UserDirectory, UserId,
 };
 use serde_json::json;
 
@@ -201,6 +201,17 @@ pub async fn authenticate_user_state<D: TestDatabase>(db: &D) {
 }
 
 impl<S: TokenStore> Fixture<S> {
+    /// The stored row of a pair's refresh token.
+    async fn row(&self, pair: &TokenPair) -> RefreshTokenRecord {
+        let hash = pair.refresh_token.hash();
+        self.svc
+            .store()
+            .find_refresh_token(&hash)
+            .await
+            .unwrap()
+            .expect("stored row")
+    }
+
     async fn refresh(&self, pair: &TokenPair) -> auth_core::Result<TokenPair> {
         self.svc
             .refresh(pair.refresh_token.expose(), &client())
@@ -383,16 +394,8 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     assert_eq!(t1.session_id, t0.session_id);
     assert_eq!(t1.user_id, uid);
     let store = f.svc.store();
-    let r0 = store
-        .find_refresh_token(&t0.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    let r1 = store
-        .find_refresh_token(&t1.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let r0 = f.row(&t0).await;
+    let r1 = f.row(&t1).await;
     assert_eq!(r0.rotated_at, Some(f.clock_now()));
     assert_eq!(r0.replaced_by, Some(r1.token.id));
     assert_eq!(r0.revoked_at, None);
@@ -401,11 +404,7 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     assert_eq!(r1.token.session_created_at, r0.token.session_created_at);
     assert_eq!(r1.token.session_expires_at, r0.token.session_expires_at);
     let t2 = f.refresh(&t1).await.unwrap();
-    let r2 = store
-        .find_refresh_token(&t2.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let r2 = f.row(&t2).await;
     assert_eq!(r2.token.generation, 2);
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 3);
     f.svc.authenticate(&t2.access_token).await.unwrap();
@@ -474,21 +473,9 @@ pub async fn grace_reexchange_of_immediate_predecessor<D: TestDatabase>(db: &D) 
     // The response carrying t1 was lost: the client retries with t0.
     let t2 = f.refresh(&t0).await.expect("grace re-exchange");
     let store = f.svc.store();
-    let r0 = store
-        .find_refresh_token(&t0.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    let r1 = store
-        .find_refresh_token(&t1.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    let r2 = store
-        .find_refresh_token(&t2.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let r0 = f.row(&t0).await;
+    let r1 = f.row(&t1).await;
+    let r2 = f.row(&t2).await;
     assert_eq!(r0.reuse_count, 1);
     assert_eq!(r0.replaced_by, Some(r2.token.id));
     assert!(r1.rotated_at.is_some() && r1.revoked_at.is_none());
@@ -548,13 +535,7 @@ pub async fn grace_reuse_budget<D: TestDatabase>(db: &D) {
     f.refresh(&t0).await.expect("first re-exchange");
     f.refresh(&t0).await.expect("second re-exchange");
     assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
-    let r0 = f
-        .svc
-        .store()
-        .find_refresh_token(&t0.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let r0 = f.row(&t0).await;
     assert_eq!(r0.reuse_count, 2);
     assert_eq!(
         f.attack_classification(uid).await,
@@ -606,16 +587,8 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
     let t0 = f.login("atomic@example.com").await;
     let t1 = f.refresh(&t0).await.unwrap();
     let store = f.svc.store();
-    let r0 = store
-        .find_refresh_token(&t0.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
-    let r1 = store
-        .find_refresh_token(&t1.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let r0 = f.row(&t0).await;
+    let r1 = f.row(&t1).await;
     let successor = |generation| auth_core::NewRefreshToken {
         id: auth_core::TokenId::new(),
         hash: RefreshToken::generate().hash(),
@@ -704,13 +677,7 @@ pub async fn refresh_absolute_expiry_boundary<D: TestDatabase>(db: &D) {
     f.clock
         .advance(Duration::hours(1) - Duration::microseconds(1));
     let t1 = f.refresh(&t0).await.expect("one microsecond before expiry");
-    let row = f
-        .svc
-        .store()
-        .find_refresh_token(&t1.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = f.row(&t1).await;
     assert_eq!(
         row.token.expires_at, row.token.session_expires_at,
         "never past the session's end"
@@ -719,15 +686,7 @@ pub async fn refresh_absolute_expiry_boundary<D: TestDatabase>(db: &D) {
     let before = counts(db).await;
     assert_grant_rejected(f.refresh(&t1).await, RefreshRejection::Expired);
     assert_eq!(counts(db).await, before);
-    assert!(
-        f.svc
-            .store()
-            .find_refresh_token(&t1.refresh_token.hash())
-            .await
-            .unwrap()
-            .unwrap()
-            .is_live()
-    );
+    assert!(f.row(&t1).await.is_live());
 }
 
 /// Idle expiry at the boundary: a session unused for `idle_timeout` is refused.
@@ -770,13 +729,7 @@ pub async fn logout<D: TestDatabase>(db: &D) {
         .authenticate(&other.access_token)
         .await
         .expect("other session unaffected");
-    let row = f
-        .svc
-        .store()
-        .find_refresh_token(&pair.refresh_token.hash())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = f.row(&pair).await;
     assert_eq!(row.revoke_reason.as_deref(), Some("logout"));
     assert!(
         audit_kinds(f.svc.store(), Some(uid))
