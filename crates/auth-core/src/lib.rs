@@ -21,7 +21,10 @@ pub use cleanup::{CleanupPolicy, CleanupReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, RefreshRejection, Result, TokenRejection};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
-pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
+pub use password::{
+    DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
+    identify_password_hash,
+};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{
     AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem,

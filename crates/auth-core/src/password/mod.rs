@@ -1,10 +1,28 @@
-//! Password hashing: PHC strings, PBKDF2-HMAC-SHA256 by default, argon2id accepted.
+//! Password hashing: new hashes are PBKDF2-HMAC-SHA256 PHC strings; stored hashes of
+//! the legacy families (Django, werkzeug, passlib, bcrypt, PHC argon2) verify, and are
+//! replaced by the configured hash on the next successful login.
+
+mod bcrypt;
+mod django;
+mod format;
+mod passlib;
+mod phc;
+mod stored;
+mod werkzeug;
 
 use password_hash::rand_core::OsRng;
-use password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use password_hash::{PasswordHasher as _, SaltString};
 use pbkdf2::{Params, Pbkdf2};
 
 use crate::error::{Error, Result};
+
+pub use stored::{HashFamily, UnusableHash, bounds as hash_bounds};
+
+/// Parses a stored password hash without verifying anything: its family, or why a login
+/// against it would be refused. Imports use it to reject bad rows up front.
+pub fn identify_password_hash(stored: &str) -> std::result::Result<HashFamily, UnusableHash> {
+    format::parse(stored).map(|h| h.family())
+}
 
 /// The iteration count OWASP recommends for PBKDF2-HMAC-SHA256, and the default.
 pub const DEFAULT_PBKDF2_ROUNDS: u32 = 600_000;
@@ -62,35 +80,33 @@ impl PasswordPolicy {
             .map_err(Error::PasswordHash)
     }
 
-    /// Checks a password against a PHC string (PBKDF2 or argon2id). A hash that does
-    /// not parse, or of another scheme, is a mismatch.
-    pub fn verify(&self, password: &str, phc: &str) -> bool {
-        if password.len() > self.max_length {
-            return false;
-        }
-        let Ok(hash) = PasswordHash::new(phc) else {
-            return false;
-        };
-        match hash.algorithm.as_str() {
-            "pbkdf2-sha256" => Pbkdf2.verify_password(password.as_bytes(), &hash).is_ok(),
-            "argon2id" => argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok(),
-            _ => false,
+    /// Checks a password against a stored hash of any supported family. `Err` when the
+    /// hash cannot be used (unknown family, malformed, unsupported algorithm, parameters
+    /// out of bounds): the caller must refuse the login.
+    pub fn check(&self, password: &str, stored: &str) -> std::result::Result<bool, UnusableHash> {
+        let hash = format::parse(stored)?;
+        Ok(password.len() <= self.max_length && hash.verify(password.as_bytes()))
+    }
+
+    /// Whether a password matches a stored hash. An unusable hash never matches and is
+    /// logged (with its family and the reason, never the hash itself).
+    pub fn verify(&self, password: &str, stored: &str) -> bool {
+        match self.check(password, stored) {
+            Ok(matched) => matched,
+            Err(error) => {
+                tracing::warn!(%error, "stored password hash is unusable: password login refused");
+                false
+            }
         }
     }
 
-    /// Whether a stored hash should be replaced after a successful login: another
-    /// scheme, or fewer PBKDF2 rounds than the policy.
-    pub fn needs_rehash(&self, phc: &str) -> bool {
-        let Ok(hash) = PasswordHash::new(phc) else {
-            return true;
-        };
-        if hash.algorithm.as_str() != "pbkdf2-sha256" {
-            return true;
-        }
-        match Params::try_from(&hash) {
-            Ok(params) => params.rounds < self.pbkdf2_rounds,
+    /// Whether a stored hash should be replaced after a successful login: any scheme
+    /// but the library's PBKDF2-SHA256 PHC string, or fewer rounds than the policy.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        match format::parse(stored) {
+            Ok(hash) => hash
+                .native_pbkdf2_rounds()
+                .is_none_or(|rounds| rounds < self.pbkdf2_rounds),
             Err(_) => true,
         }
     }
