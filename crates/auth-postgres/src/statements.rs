@@ -19,13 +19,18 @@ impl PgStatements {
         replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip \
         FROM refresh_tokens WHERE id = $1";
 
-    /// A user by id. `$1` id (bigint).
-    pub const FIND_USER: &'static str = "SELECT id, email, password_hash, is_active, is_admin, \
-        tokens_valid_after, last_login FROM users WHERE id = $1";
+    /// A user by id. `$1` id (bigint). Written for adopted tables too (migration
+    /// `adopt_users`): an `integer` id, a nullable `is_active` (NULL reads as inactive,
+    /// fail closed), a `timestamp without time zone` last_login (read as UTC, the
+    /// session time zone sqlx sets).
+    pub const FIND_USER: &'static str = "SELECT id::bigint AS id, email, password_hash, \
+        COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
+        tokens_valid_after, last_login::timestamptz AS last_login FROM users WHERE id = $1";
 
-    /// A user by normalised email. `$1` email.
-    pub const FIND_USER_BY_EMAIL: &'static str = "SELECT id, email, password_hash, is_active, \
-        is_admin, tokens_valid_after, last_login FROM users WHERE email = $1";
+    /// A user by normalised email. `$1` email. Columns as [`Self::FIND_USER`].
+    pub const FIND_USER_BY_EMAIL: &'static str = "SELECT id::bigint AS id, email, password_hash, \
+        COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
+        tokens_valid_after, last_login::timestamptz AS last_login FROM users WHERE email = $1";
 
     /// Strict rotation in one statement: retire the current token only if it is still live
     /// (and of the successor's user and session), and insert the successor only from the

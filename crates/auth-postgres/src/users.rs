@@ -25,7 +25,7 @@ impl UserDirectory for PgTokenStore {
     async fn create_user(&self, user: &NewUser) -> Result<UserId> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (email, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $3) RETURNING id",
+             VALUES ($1, $2, $3, $3) RETURNING id::bigint",
         )
         .bind(&user.email)
         .bind(&user.password_hash)

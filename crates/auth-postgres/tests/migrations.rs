@@ -10,8 +10,9 @@ use common::PgTestDb;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "audit_logs",
+    "auth_schema_adoptions",
     "auth_user_tokens",
     "refresh_tokens",
     "revoked_tokens",
