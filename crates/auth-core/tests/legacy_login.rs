@@ -144,3 +144,45 @@ async fn a_user_without_a_password_cannot_log_in_by_password() {
         ));
     }
 }
+
+/// The log line an operator sees for an unusable hash: the user, the family and the
+/// reason, never the hash.
+#[tokio::test]
+async fn an_unusable_hash_is_logged_with_the_user_and_the_reason() {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = setup().await;
+    let hash = "md5$salt$0123456789abcdef0123456789abcdef";
+    let id = user_with_hash(&s, "md5@example.com", Some(hash)).await;
+    let result = s
+        .svc
+        .login("md5@example.com", "whatever", &ClientInfo::default())
+        .await;
+    assert!(matches!(result, Err(Error::InvalidCredentials)));
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("stored password hash is unusable"))
+        .unwrap_or_else(|| panic!("no log line in {log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains(&format!("user_id={}", id.0)), "{line}");
+    assert!(line.contains("django") && line.contains("md5"), "{line}");
+    assert!(!line.contains("0123456789abcdef"), "{line}");
+}

@@ -22,18 +22,32 @@ impl<S: TokenStore> TokenService<S> {
     }
 
     /// Verifies a password; for an account without a hash (or no account) it verifies
-    /// against a dummy hash, so timing does not reveal which.
-    pub(super) async fn verify_password(&self, password: &str, phc: Option<&str>) -> bool {
+    /// against a dummy hash, so timing does not reveal which. A stored hash that cannot
+    /// be used (ARCHITECTURE.md, "Passwords") never matches and is logged with the user.
+    pub(super) async fn verify_password(
+        &self,
+        password: &str,
+        user: Option<UserId>,
+        phc: Option<&str>,
+    ) -> bool {
         let policy = self.inner.config.password;
         let (phc, real) = match phc {
             Some(phc) => (phc.to_owned(), true),
             None => (self.dummy_hash().await, false),
         };
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc))
-            .await
-            .unwrap_or(false);
-        ok && real
+        match tokio::task::spawn_blocking(move || policy.check(&password, &phc)).await {
+            Ok(Ok(matched)) => matched && real,
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    user_id = user.map(|u| u.0),
+                    %error,
+                    "stored password hash is unusable: password login refused"
+                );
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     pub(super) async fn dummy_hash(&self) -> String {
@@ -71,7 +85,9 @@ impl<S: TokenStore> TokenService<S> {
         let email = normalize_email(email)?;
         let user = self.inner.store.find_user_by_email(&email).await?;
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let password_ok = self.verify_password(password, phc).await;
+        let password_ok = self
+            .verify_password(password, user.as_ref().map(|u| u.id), phc)
+            .await;
         let rehash = phc.is_some_and(|p| self.inner.config.password.needs_rehash(p));
         let now = self.now();
         let user = match user {
