@@ -15,6 +15,7 @@ use crate::claims::{
 use crate::cleanup::{CleanupPolicy, CleanupReport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, RefreshRejection, Result, TokenRejection};
+use crate::grant::GrantClaims;
 use crate::keys::{KeyError, Keyring};
 use crate::password::PasswordPolicy;
 use crate::refresh::{RefreshToken, TokenId};
@@ -437,6 +438,19 @@ impl<S: TokenStore> TokenService<S> {
         password: &str,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
+        self.login_for(email, password, client, &GrantClaims::default())
+            .await
+    }
+
+    /// [`login`](Self::login) for an OAuth grant: the access tokens of the session's
+    /// first pair carry `grant`'s `client_id` and `scope`.
+    pub async fn login_for(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
         let email = normalize_email(email)?;
         let user = self.inner.store.find_user_by_email(&email).await?;
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -471,7 +485,7 @@ impl<S: TokenStore> TokenService<S> {
                 .await?;
         }
         self.inner.store.record_login(user.id, now).await?;
-        let pair = self.open_session(&user, client, now).await?;
+        let pair = self.open_session(&user, client, now, grant).await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
@@ -498,7 +512,9 @@ impl<S: TokenStore> TokenService<S> {
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
-        let pair = self.open_session(&user, client, now).await?;
+        let pair = self
+            .open_session(&user, client, now, &GrantClaims::default())
+            .await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
@@ -516,6 +532,7 @@ impl<S: TokenStore> TokenService<S> {
         user: &UserRecord,
         client: &ClientInfo,
         now: OffsetDateTime,
+        grant: &GrantClaims,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let session_id = SessionId::new();
@@ -540,7 +557,8 @@ impl<S: TokenStore> TokenService<S> {
             tokens_valid_after: user.tokens_valid_after,
             claims: self.app_claims(user),
         };
-        self.issue_pair(subject, session_id, refresh, now).await
+        self.issue_pair(subject, session_id, refresh, now, grant)
+            .await
     }
 
     /// The application claims for a user (empty without a claims provider).
@@ -557,6 +575,7 @@ impl<S: TokenStore> TokenService<S> {
         session_id: SessionId,
         refresh_token: RefreshToken,
         now: OffsetDateTime,
+        grant: &GrantClaims,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let Subject {
@@ -572,6 +591,7 @@ impl<S: TokenStore> TokenService<S> {
         let exp = iat + cfg.access_ttl.whole_seconds();
         let jti = random_jti();
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
+        grant.insert_into(&mut claims);
         claims.insert("iss".into(), cfg.issuer.clone().into());
         claims.insert("aud".into(), cfg.audience.clone().into());
         claims.insert("sub".into(), user_id.to_string().into());
@@ -703,14 +723,31 @@ impl<S: TokenStore> TokenService<S> {
     /// token presented again revokes the whole session unless it is the immediate
     /// predecessor inside the grace window and within its re-exchange budget.
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
-        let result = self.rotate(presented, client).await;
+        self.refresh_for(presented, client, &GrantClaims::default())
+            .await
+    }
+
+    /// [`refresh`](Self::refresh) for an OAuth grant: the new access token carries
+    /// `grant`'s `client_id` and `scope`.
+    pub async fn refresh_for(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
+        let result = self.rotate(presented, client, grant).await;
         if let Err(Error::InvalidGrant(rejection)) = &result {
             tracing::info!(classification = ?rejection, "refresh refused");
         }
         result
     }
 
-    async fn rotate(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
+    async fn rotate(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
         let token = RefreshToken::parse(presented)?;
         let hash = token.hash();
         let cfg = &self.inner.config;
@@ -789,7 +826,7 @@ impl<S: TokenStore> TokenService<S> {
                 continue;
             }
             let pair = self
-                .issue_pair(subject, t.session_id, successor_token, now)
+                .issue_pair(subject, t.session_id, successor_token, now, grant)
                 .await?;
             return Ok(pair);
         }

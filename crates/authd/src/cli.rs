@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// OAuth clients (registered in the settings file's `[[clients]]`).
+    Clients {
+        /// secret.
+        #[command(subcommand)]
+        action: ClientsAction,
+    },
     /// Manage users.
     User {
         /// create, disable or enable.
@@ -106,8 +112,11 @@ pub enum KeysAction {
     /// Write a new key file (mode 0600) at --key-file, or with --rotate add a new
     /// signing key to it (the old keys keep verifying until removed).
     Generate {
-        /// Algorithm: EdDSA, ES256, RS256, HS256, HS384 or HS512.
-        #[arg(long, default_value = "EdDSA", value_parser = parse_alg)]
+        /// Algorithm: ES256 (the default: every mainstream JWT library verifies it),
+        /// EdDSA (Ed25519; verified by e.g. PyJWT, jose, jsonwebtoken for Rust, but not by
+        /// node-jsonwebtoken/express-jwt or python-jose), RS256, HS256, HS384 or HS512
+        /// (shared secrets: never published in the JWKS).
+        #[arg(long, default_value = "ES256", value_parser = parse_alg)]
         alg: SigningAlgorithm,
         /// Key id [default: key-<unix seconds>]
         #[arg(long)]
@@ -116,6 +125,14 @@ pub enum KeysAction {
         #[arg(long)]
         rotate: bool,
     },
+}
+
+/// `clients` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientsAction {
+    /// Generate a confidential client's secret: prints the secret (give it to the
+    /// client) and the `secret_sha256` line for its `[[clients]]` entry.
+    Secret,
 }
 
 /// `user` actions. USER is a numeric id or an email.
@@ -235,6 +252,15 @@ pub fn main() -> ExitCode {
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     if let Command::Keys { action } = &command {
         return keys(action, &settings);
+    }
+    if let Command::Clients {
+        action: ClientsAction::Secret,
+    } = &command
+    {
+        let (secret, hash) = crate::oauth::clients::generate_client_secret()?;
+        println!("client_secret = {secret}");
+        println!("secret_sha256 = \"{hash}\"");
+        return Ok(ExitCode::SUCCESS);
     }
     match DatabaseKind::of(&settings.database_url)? {
         DatabaseKind::Sqlite => {
@@ -463,7 +489,11 @@ async fn admin<B: Backend>(
             let n = service.logout_all(id, &Default::default()).await?;
             println!("revoked {n} session(s) of user {id}; their access tokens no longer work");
         }
-        Command::Serve | Command::Migrate { .. } | Command::Keys { .. } | Command::Token { .. } => {
+        Command::Serve
+        | Command::Migrate { .. }
+        | Command::Keys { .. }
+        | Command::Clients { .. }
+        | Command::Token { .. } => {
             bail!("not an admin command")
         }
     }

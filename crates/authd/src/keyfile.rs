@@ -70,7 +70,7 @@ fn warn_if_readable_by_others(path: &Path) {
 
 /// The keyring of these settings. With a configured key file, that file must exist.
 /// Without one, the development keyring in [`DEV_KEY_FILE`] is used, and created
-/// (EdDSA, mode 0600) on first run, with a warning that it is for development only.
+/// (ES256, mode 0600) on first run, with a warning that it is for development only.
 pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
     let (path, dev) = match &settings.key_file {
         Some(path) => (path.clone(), false),
@@ -84,7 +84,7 @@ pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
                 path.display()
             );
         }
-        let spec = KeyringSpec::generate("dev-1", SigningAlgorithm::EdDSA)
+        let spec = KeyringSpec::generate("dev-1", SigningAlgorithm::ES256)
             .context("generating the dev key")?;
         write_key_file(&path, &spec, false)?;
         tracing::warn!(

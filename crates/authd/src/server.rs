@@ -13,7 +13,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::app::{AppState, router};
 use crate::config::Settings;
+use crate::cors::CorsPolicy;
 use crate::error::ErrorChain;
+use crate::oauth::OAuth;
 use crate::ratelimit::RateLimits;
 
 /// How often idle rate-limiter keys are forgotten.
@@ -30,9 +32,20 @@ pub fn build_service<S: TokenStore>(
         .context("invalid token-service settings")
 }
 
-/// The application state for `service` with the limiters of `settings`.
+/// The application state for `service` with the limiters, registered clients and CORS
+/// allowlist of `settings`.
 pub fn app_state<S: TokenStore>(service: TokenService<S>, settings: &Settings) -> AppState<S> {
-    AppState::new(service, RateLimits::new(&settings.rate_limits))
+    let cors = CorsPolicy::new(
+        settings
+            .cors_origins
+            .iter()
+            .map(String::as_str)
+            .chain(settings.clients.origins()),
+    );
+    let oauth = OAuth {
+        clients: settings.clients.clone(),
+    };
+    AppState::new(service, RateLimits::new(&settings.rate_limits)).with_oauth(oauth, cors)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight
