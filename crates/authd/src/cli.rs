@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::backend::{Backend, DatabaseKind, redact};
 use crate::config::{LogFormat, Settings, SettingsArgs};
-use crate::keyfile::{generate_key_file, load_keyring};
+use crate::keyfile::{activate_key, add_standby_key, generate_key_file, load_keyring, remove_key};
 use crate::server::{app_state, build_service, serve, shutdown_signal};
 
 /// authd: JWT access tokens and rotating refresh tokens over SQLite, PostgreSQL or MySQL.
@@ -122,8 +122,23 @@ pub enum KeysAction {
         #[arg(long)]
         kid: Option<String>,
         /// Add to an existing key file and make the new key the signing key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "standby")]
         rotate: bool,
+        /// Add to an existing key file as a standby key: published in the JWKS once
+        /// loaded (SIGHUP or restart), signing only after `keys activate`.
+        #[arg(long)]
+        standby: bool,
+    },
+    /// Make a listed key the signing key; the previous one stays, verifying, until
+    /// `keys remove` (wait the access-token lifetime). Then SIGHUP authd.
+    Activate {
+        /// Key id.
+        kid: String,
+    },
+    /// Remove a retired key from the key file.
+    Remove {
+        /// Key id.
+        kid: String,
     },
 }
 
@@ -285,16 +300,32 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
 }
 
 fn keys(action: &KeysAction, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let KeysAction::Generate { alg, kid, rotate } = action;
     let Some(path) = &settings.key_file else {
         bail!("name the file: authd keys generate --key-file /etc/authd/keys.json");
     };
-    let kid = kid
-        .clone()
-        .unwrap_or_else(|| format!("key-{}", OffsetDateTime::now_utc().unix_timestamp()));
-    let spec = generate_key_file(path, *alg, &kid, *rotate)?;
+    let (spec, alg) = match action {
+        KeysAction::Generate {
+            alg,
+            kid,
+            rotate,
+            standby,
+        } => {
+            let kid = kid
+                .clone()
+                .unwrap_or_else(|| format!("key-{}", OffsetDateTime::now_utc().unix_timestamp()));
+            let spec = if *standby {
+                add_standby_key(path, *alg, &kid)?
+            } else {
+                generate_key_file(path, *alg, &kid, *rotate)?
+            };
+            (spec, Some(*alg))
+        }
+        KeysAction::Activate { kid } => (activate_key(path, kid)?, None),
+        KeysAction::Remove { kid } => (remove_key(path, kid)?, None),
+    };
+    let alg = alg.map(|a| format!(" ({a:?})")).unwrap_or_default();
     println!(
-        "wrote {} (mode 0600): signing key `{}` ({alg:?}), {} key(s) in all",
+        "wrote {} (mode 0600): signing key `{}`{alg}, {} key(s) in all; SIGHUP a running authd to load it",
         path.display(),
         spec.active,
         spec.keys.len()

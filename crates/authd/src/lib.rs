@@ -27,7 +27,10 @@ pub use config::{
 pub use cors::CorsPolicy;
 pub use error::{ApiError, BASIC_CHALLENGE, BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE};
 pub use extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
-pub use keyfile::{generate_key_file, load_keyring, read_key_spec, write_key_file};
+pub use keyfile::{
+    activate_key, add_standby_key, generate_key_file, load_keyring, read_key_spec, remove_key,
+    write_key_file,
+};
 pub use metrics::{Metrics, resident_memory_bytes};
 pub use oauth::OAuth;
 pub use oauth::clients::{

@@ -68,6 +68,11 @@ pub async fn serve<S: TokenStore>(
             interval,
         )));
     }
+    #[cfg(unix)]
+    tasks.push(tokio::spawn(reload_keys_on_sighup(
+        state.service.clone(),
+        settings.clone(),
+    )));
     let limits = state.limits.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(
@@ -116,6 +121,29 @@ async fn cleanup_loop<S: TokenStore>(
                 );
             }
             Err(e) => tracing::error!(error = %ErrorChain(&e), "cleanup failed"),
+        }
+    }
+}
+
+/// Reloads the key file on every SIGHUP: a standby key appears in the JWKS, an
+/// activated one signs, a removed one stops verifying. A file that does not load is
+/// logged and the running keyring kept.
+#[cfg(unix)]
+async fn reload_keys_on_sighup<S: TokenStore>(service: TokenService<S>, settings: Settings) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; keys reload only on restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match crate::keyfile::load_keyring(&settings) {
+            Ok(keys) => {
+                tracing::info!(active = keys.active_kid(), "SIGHUP: key file reloaded");
+                service.replace_keys(keys);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "SIGHUP: key file not reloaded; keeping the current keys")
+            }
         }
     }
 }
