@@ -109,7 +109,7 @@ pub enum LogFormat {
 }
 
 /// Where authd runs: development accepts an `http://` issuer (default
-/// `http://<bind>`); production requires an explicit `https://` issuer.
+/// `http://127.0.0.1:8080`); production requires an explicit `https://` issuer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
@@ -143,7 +143,7 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "AUTHD_ENVIRONMENT", value_enum)]
     pub environment: Option<Environment>,
     /// `iss` of issued access tokens and the base of every OAuth URL; an https URL in
-    /// production [default in development: http://<bind>]
+    /// production [default in development: http://127.0.0.1:8080]
     #[arg(long, global = true, env = "AUTHD_ISSUER")]
     pub issuer: Option<String>,
     /// Browser origins allowed to call authd with credentials (CORS), comma-separated;
@@ -467,7 +467,9 @@ impl SettingsArgs {
         let environment = self.environment.unwrap_or(d.environment);
         let issuer = match (self.issuer, environment) {
             (Some(issuer), _) => issuer,
-            (None, Environment::Development) => format!("http://{bind}"),
+            // Fixed, not derived from --bind: every command of one deployment must
+            // agree on it (a server on port 0 and `token inspect` alike).
+            (None, Environment::Development) => d.issuer.clone(),
             (None, Environment::Production) => {
                 anyhow::bail!("set the issuer (--issuer https://auth.example.com) in production")
             }
