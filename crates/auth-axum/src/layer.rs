@@ -28,7 +28,8 @@ use crate::verifier::Revocation;
 ///         .layer(RequireAuth::new(state.clone(), Revocation::Cached)))
 ///     // ...a payment asks the source of truth, and needs a scope.
 ///     .route("/pay", post(|| async { "paid" })
-///         .layer(RequireAuth::new(state, Revocation::Strict).scope("payments")))
+///         .layer(RequireAuth::new(state.clone(), Revocation::Strict).scope("payments")))
+///     .with_state(state)
 /// # }
 /// ```
 #[derive(Debug, Clone)]
