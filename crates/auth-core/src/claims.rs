@@ -18,8 +18,18 @@ use crate::users::UserId;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claim names the library sets itself; application claims may not use them.
-pub const RESERVED_CLAIMS: [&str; 9] = [
-    "iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "typ",
+pub const RESERVED_CLAIMS: [&str; 11] = [
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "sid",
+    "typ",
+    "client_id",
+    "scope",
 ];
 
 /// The registered claims of an access token.
@@ -121,6 +131,42 @@ impl Authenticated {
         let mut all: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&self.payload).ok()?;
         serde_json::from_value(all.remove(name)?).ok()
+    }
+
+    /// The verified view of a token checked by a verifier outside this crate (one that
+    /// verified the signature, `iss`, `aud`, `exp`, `nbf` against a remote JWKS, e.g.
+    /// auth-axum's): parses the registered claims from the JSON `payload`. `audience`
+    /// is the audience the verifier required.
+    pub fn from_verified_claims(payload: Vec<u8>, audience: &str) -> Result<Self, TokenRejection> {
+        let raw: RawClaims<'_> =
+            serde_json::from_slice(&payload).map_err(|_| TokenRejection::InvalidClaim("claims"))?;
+        let exp = raw.exp.ok_or(TokenRejection::InvalidClaim("exp"))?;
+        let iat = raw.iat.ok_or(TokenRejection::InvalidClaim("iat"))?;
+        let sub = raw.sub.ok_or(TokenRejection::InvalidClaim("sub"))?;
+        let user_id: UserId = sub
+            .parse()
+            .map_err(|_| TokenRejection::InvalidClaim("sub"))?;
+        let claims = AccessClaims {
+            iss: raw
+                .iss
+                .ok_or(TokenRejection::InvalidClaim("iss"))?
+                .into_owned(),
+            aud: audience.to_owned(),
+            sub: sub.into_owned(),
+            exp,
+            iat,
+            nbf: raw.nbf.unwrap_or(iat),
+            jti: raw
+                .jti
+                .ok_or(TokenRejection::InvalidClaim("jti"))?
+                .into_owned(),
+            sid: raw.sid.ok_or(TokenRejection::InvalidClaim("sid"))?,
+        };
+        Ok(Self {
+            claims,
+            user_id,
+            payload,
+        })
     }
 }
 

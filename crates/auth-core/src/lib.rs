@@ -6,6 +6,7 @@ mod claims;
 mod cleanup;
 mod clock;
 mod error;
+mod grant;
 mod keys;
 mod password;
 mod refresh;
@@ -20,6 +21,7 @@ pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS
 pub use cleanup::{CleanupPolicy, CleanupReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, RefreshRejection, Result, TokenRejection};
+pub use grant::GrantClaims;
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,

@@ -13,13 +13,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::cors::{CorsPolicy, cors};
 use crate::error::ApiError;
 use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
 use crate::metrics::{Metrics, error_label, rejection_label};
+use crate::oauth::{OAUTH_ROUTES, OAuth};
 use crate::ratelimit::{RateLimited, RateLimits};
 
-/// Every route of the API, as matched (used as the `route` label of metrics).
-pub const ROUTES: [&str; 12] = [
+/// Every route of the API but the OAuth ones (see `oauth`), as matched (used as the
+/// `route` label of metrics).
+pub const ROUTES: [&str; 11] = [
     "/v1/auth/register",
     "/v1/auth/login",
     "/v1/auth/refresh",
@@ -29,7 +32,6 @@ pub const ROUTES: [&str; 12] = [
     "/v1/auth/sessions/{id}",
     "/v1/auth/revoke",
     "/v1/me",
-    "/.well-known/jwks.json",
     "/healthz",
     "/metrics",
 ];
@@ -42,6 +44,10 @@ pub struct AppState<S> {
     pub limits: Arc<RateLimits>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
+    /// Registered clients and the OAuth endpoints' settings.
+    pub oauth: Arc<OAuth>,
+    /// The CORS allowlist.
+    pub cors: Arc<CorsPolicy>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -50,6 +56,8 @@ impl<S> Clone for AppState<S> {
             service: self.service.clone(),
             limits: self.limits.clone(),
             metrics: self.metrics.clone(),
+            oauth: self.oauth.clone(),
+            cors: self.cors.clone(),
         }
     }
 }
@@ -63,18 +71,21 @@ impl<S: std::fmt::Debug> std::fmt::Debug for AppState<S> {
 }
 
 impl<S: TokenStore> AuthState for AppState<S> {
-    type Store = S;
+    type Verifier = TokenService<S>;
 
-    fn token_service(&self) -> &TokenService<S> {
+    fn verifier(&self) -> &TokenService<S> {
         &self.service
     }
 
     fn observe_authentication(&self, outcome: AuthOutcome<'_>) {
+        use auth_axum::AuthError as A;
         let label = match outcome {
             AuthOutcome::Accepted => "success",
             AuthOutcome::Missing => "missing",
-            AuthOutcome::Refused(auth_core::Error::InvalidToken(r)) => rejection_label(r),
-            AuthOutcome::Refused(e) => error_label(e),
+            AuthOutcome::Refused(A::Rejected(r)) => rejection_label(r),
+            AuthOutcome::Refused(A::MalformedHeader) => "malformed",
+            AuthOutcome::Refused(A::Service(e)) => error_label(e),
+            AuthOutcome::Refused(_) => "error",
         };
         self.metrics.authentication(label);
     }
@@ -87,10 +98,52 @@ impl<S: TokenStore> AppState<S> {
             service,
             limits: Arc::new(limits),
             metrics: Arc::new(Metrics::default()),
+            oauth: Arc::new(OAuth::default()),
+            cors: Arc::new(CorsPolicy::default()),
         }
     }
 
-    fn limited(&self, refused: RateLimited) -> ApiError {
+    /// The same state with registered clients and a CORS allowlist.
+    pub fn with_oauth(mut self, oauth: OAuth, cors: CorsPolicy) -> Self {
+        self.oauth = Arc::new(oauth);
+        self.cors = Arc::new(cors);
+        self
+    }
+
+    /// The refresh rate limits: per client IP, then per account (the presented
+    /// token's owner) when that limit is on.
+    pub(crate) async fn check_refresh_limits(
+        &self,
+        ip: Option<std::net::IpAddr>,
+        presented: &str,
+    ) -> Result<(), ApiError> {
+        if let Err(refused) = self.limits.check_refresh_ip(ip) {
+            self.metrics.refresh("rate_limited");
+            return Err(self.limited(refused));
+        }
+        if self.limits.limits_refresh_accounts()
+            && let Ok(token) = RefreshToken::parse(presented)
+        {
+            let owner = self
+                .service
+                .store()
+                .find_refresh_token(&token.hash())
+                .await
+                .map_err(|e| {
+                    self.metrics.refresh("error");
+                    ApiError::from(e)
+                })?;
+            if let Some(record) = owner
+                && let Err(refused) = self.limits.check_refresh_account(record.token.user_id)
+            {
+                self.metrics.refresh("rate_limited");
+                return Err(self.limited(refused));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limited(&self, refused: RateLimited) -> ApiError {
         self.metrics.rate_limited(refused.limiter);
         tracing::info!(
             limiter = refused.limiter,
@@ -106,6 +159,7 @@ impl<S: TokenStore> AppState<S> {
 /// and sessions see client addresses.
 pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
     let metrics = state.metrics.clone();
+    let cors_policy = state.cors.clone();
     Router::new()
         .route("/v1/auth/register", post(register::<S>))
         .route("/v1/auth/login", post(login::<S>))
@@ -116,12 +170,14 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .route("/v1/auth/sessions/{id}", delete(revoke_session::<S>))
         .route("/v1/auth/revoke", post(revoke::<S>))
         .route("/v1/me", get(me::<S>))
-        .route("/.well-known/jwks.json", get(jwks::<S>))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics::<S>))
+        .merge(crate::oauth::routes::<S, _, _>(revoke::<S>))
         .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(cors_policy, cors))
         .layer(middleware::from_fn_with_state(metrics, observe))
 }
 
@@ -145,7 +201,13 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|m| ROUTES.iter().copied().find(|r| *r == m.as_str()))
+        .and_then(|m| {
+            ROUTES
+                .iter()
+                .chain(OAUTH_ROUTES.iter())
+                .copied()
+                .find(|r| *r == m.as_str())
+        })
         .unwrap_or("unmatched");
     let response = next.run(req).await;
     let elapsed = start.elapsed();
@@ -264,29 +326,9 @@ async fn refresh<S: TokenStore>(
     ClientContext(client): ClientContext,
     Body(body): Body<RefreshBody>,
 ) -> Result<Response, ApiError> {
-    if let Err(refused) = state.limits.check_refresh_ip(client.ip) {
-        state.metrics.refresh("rate_limited");
-        return Err(state.limited(refused));
-    }
-    if state.limits.limits_refresh_accounts()
-        && let Ok(token) = RefreshToken::parse(&body.refresh_token)
-    {
-        let owner = state
-            .service
-            .store()
-            .find_refresh_token(&token.hash())
-            .await
-            .map_err(|e| {
-                state.metrics.refresh("error");
-                ApiError::from(e)
-            })?;
-        if let Some(record) = owner
-            && let Err(refused) = state.limits.check_refresh_account(record.token.user_id)
-        {
-            state.metrics.refresh("rate_limited");
-            return Err(state.limited(refused));
-        }
-    }
+    state
+        .check_refresh_limits(client.ip, &body.refresh_token)
+        .await?;
     match state.service.refresh(&body.refresh_token, &client).await {
         Ok(pair) => {
             state.metrics.refresh("success");
@@ -404,15 +446,6 @@ async fn me<S: TokenStore>(
         user_id: user.id,
         email: user.email,
     }))
-}
-
-async fn jwks<S: TokenStore>(State(state): State<AppState<S>>) -> Response {
-    let mut response = Json(state.service.keys().jwks()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::backend::{Backend, DatabaseKind, redact};
 use crate::config::{LogFormat, Settings, SettingsArgs};
-use crate::keyfile::{generate_key_file, load_keyring};
+use crate::keyfile::{activate_key, add_standby_key, generate_key_file, load_keyring, remove_key};
 use crate::server::{app_state, build_service, serve, shutdown_signal};
 
 /// authd: JWT access tokens and rotating refresh tokens over SQLite, PostgreSQL or MySQL.
@@ -59,6 +59,12 @@ pub enum Command {
         /// generate.
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// OAuth clients (registered in the settings file's `[[clients]]`).
+    Clients {
+        /// secret.
+        #[command(subcommand)]
+        action: ClientsAction,
     },
     /// Manage users.
     User {
@@ -106,16 +112,42 @@ pub enum KeysAction {
     /// Write a new key file (mode 0600) at --key-file, or with --rotate add a new
     /// signing key to it (the old keys keep verifying until removed).
     Generate {
-        /// Algorithm: EdDSA, ES256, RS256, HS256, HS384 or HS512.
-        #[arg(long, default_value = "EdDSA", value_parser = parse_alg)]
+        /// Algorithm: ES256 (the default: every mainstream JWT library verifies it),
+        /// EdDSA (Ed25519; verified by e.g. PyJWT, jose, jsonwebtoken for Rust, but not by
+        /// node-jsonwebtoken/express-jwt or python-jose), RS256, HS256, HS384 or HS512
+        /// (shared secrets: never published in the JWKS).
+        #[arg(long, default_value = "ES256", value_parser = parse_alg)]
         alg: SigningAlgorithm,
         /// Key id [default: key-<unix seconds>]
         #[arg(long)]
         kid: Option<String>,
         /// Add to an existing key file and make the new key the signing key.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "standby")]
         rotate: bool,
+        /// Add to an existing key file as a standby key: published in the JWKS once
+        /// loaded (SIGHUP or restart), signing only after `keys activate`.
+        #[arg(long)]
+        standby: bool,
     },
+    /// Make a listed key the signing key; the previous one stays, verifying, until
+    /// `keys remove` (wait the access-token lifetime). Then SIGHUP authd.
+    Activate {
+        /// Key id.
+        kid: String,
+    },
+    /// Remove a retired key from the key file.
+    Remove {
+        /// Key id.
+        kid: String,
+    },
+}
+
+/// `clients` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientsAction {
+    /// Generate a confidential client's secret: prints the secret (give it to the
+    /// client) and the `secret_sha256` line for its `[[clients]]` entry.
+    Secret,
 }
 
 /// `user` actions. USER is a numeric id or an email.
@@ -236,6 +268,15 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
     if let Command::Keys { action } = &command {
         return keys(action, &settings);
     }
+    if let Command::Clients {
+        action: ClientsAction::Secret,
+    } = &command
+    {
+        let (secret, hash) = crate::oauth::clients::generate_client_secret()?;
+        println!("client_secret = {secret}");
+        println!("secret_sha256 = \"{hash}\"");
+        return Ok(ExitCode::SUCCESS);
+    }
     match DatabaseKind::of(&settings.database_url)? {
         DatabaseKind::Sqlite => {
             #[cfg(feature = "sqlite")]
@@ -259,16 +300,32 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
 }
 
 fn keys(action: &KeysAction, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let KeysAction::Generate { alg, kid, rotate } = action;
     let Some(path) = &settings.key_file else {
         bail!("name the file: authd keys generate --key-file /etc/authd/keys.json");
     };
-    let kid = kid
-        .clone()
-        .unwrap_or_else(|| format!("key-{}", OffsetDateTime::now_utc().unix_timestamp()));
-    let spec = generate_key_file(path, *alg, &kid, *rotate)?;
+    let (spec, alg) = match action {
+        KeysAction::Generate {
+            alg,
+            kid,
+            rotate,
+            standby,
+        } => {
+            let kid = kid
+                .clone()
+                .unwrap_or_else(|| format!("key-{}", OffsetDateTime::now_utc().unix_timestamp()));
+            let spec = if *standby {
+                add_standby_key(path, *alg, &kid)?
+            } else {
+                generate_key_file(path, *alg, &kid, *rotate)?
+            };
+            (spec, Some(*alg))
+        }
+        KeysAction::Activate { kid } => (activate_key(path, kid)?, None),
+        KeysAction::Remove { kid } => (remove_key(path, kid)?, None),
+    };
+    let alg = alg.map(|a| format!(" ({a:?})")).unwrap_or_default();
     println!(
-        "wrote {} (mode 0600): signing key `{}` ({alg:?}), {} key(s) in all",
+        "wrote {} (mode 0600): signing key `{}`{alg}, {} key(s) in all; SIGHUP a running authd to load it",
         path.display(),
         spec.active,
         spec.keys.len()
@@ -463,7 +520,11 @@ async fn admin<B: Backend>(
             let n = service.logout_all(id, &Default::default()).await?;
             println!("revoked {n} session(s) of user {id}; their access tokens no longer work");
         }
-        Command::Serve | Command::Migrate { .. } | Command::Keys { .. } | Command::Token { .. } => {
+        Command::Serve
+        | Command::Migrate { .. }
+        | Command::Keys { .. }
+        | Command::Clients { .. }
+        | Command::Token { .. } => {
             bail!("not an admin command")
         }
     }

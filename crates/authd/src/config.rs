@@ -12,6 +12,8 @@ use auth_core::{
 };
 use serde::Deserialize;
 
+use crate::oauth::clients::{ClientRegistry, ClientSettings, valid_origin};
+
 /// The key file created on first run when none is configured (development only).
 pub const DEV_KEY_FILE: &str = "./authd-dev-keys.json";
 /// The database used when none is configured.
@@ -106,6 +108,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where authd runs: development accepts an `http://` issuer (default
+/// `http://127.0.0.1:8080`); production requires an explicit `https://` issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development and tests.
+    #[default]
+    Development,
+    /// A deployment.
+    Production,
+}
+
 fn parse_mode(s: &str) -> Result<RevocationMode, String> {
     s.parse().map_err(|e: auth_core::Error| e.to_string())
 }
@@ -125,9 +139,26 @@ pub struct SettingsArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, global = true, env = "AUTHD_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
-    /// `iss` of issued access tokens [default: authd]
+    /// development or production (https issuer required) [default: development]
+    #[arg(long, global = true, env = "AUTHD_ENVIRONMENT", value_enum)]
+    pub environment: Option<Environment>,
+    /// `iss` of issued access tokens and the base of every OAuth URL; an https URL in
+    /// production [default in development: http://127.0.0.1:8080]
     #[arg(long, global = true, env = "AUTHD_ISSUER")]
     pub issuer: Option<String>,
+    /// Browser origins allowed to call authd with credentials (CORS), comma-separated;
+    /// each client's `origins` are allowed too.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    pub cors_origins: Option<Vec<String>>,
+    /// Registered OAuth clients: `[[clients]]` tables of the settings file only.
+    #[arg(skip)]
+    pub clients: Option<Vec<ClientSettings>>,
     /// `aud` of issued access tokens [default: authd]
     #[arg(long, global = true, env = "AUTHD_AUDIENCE")]
     pub audience: Option<String>,
@@ -297,8 +328,14 @@ pub struct Settings {
     pub database_url: String,
     /// Listen address.
     pub bind: SocketAddr,
-    /// `iss` of issued tokens.
+    /// Development or production.
+    pub environment: Environment,
+    /// `iss` of issued tokens: a URL, the base of every OAuth endpoint.
     pub issuer: String,
+    /// Origins allowed by CORS besides the clients' own.
+    pub cors_origins: Vec<String>,
+    /// The registered OAuth clients.
+    pub clients: ClientRegistry,
     /// `aud` of issued tokens.
     pub audience: String,
     /// Key file; `None` means the development keyring in [`DEV_KEY_FILE`].
@@ -340,7 +377,10 @@ impl Default for Settings {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            issuer: "authd".to_owned(),
+            environment: Environment::Development,
+            issuer: "http://127.0.0.1:8080".to_owned(),
+            cors_origins: Vec::new(),
+            clients: ClientRegistry::default(),
             audience: "authd".to_owned(),
             key_file: None,
             access_ttl: Duration::from_secs(15 * 60),
@@ -373,7 +413,7 @@ impl SettingsArgs {
             Some(path) => Self::from_file(path)?,
             None => SettingsArgs::default(),
         };
-        Ok(self.or(file).into_settings())
+        self.or(file).into_settings()
     }
 
     /// Parses a TOML settings file.
@@ -391,7 +431,10 @@ impl SettingsArgs {
             config,
             database_url,
             bind,
+            environment,
             issuer,
+            cors_origins,
+            clients,
             audience,
             key_file,
             access_ttl,
@@ -417,13 +460,34 @@ impl SettingsArgs {
         )
     }
 
-    fn into_settings(self) -> Settings {
+    fn into_settings(self) -> anyhow::Result<Settings> {
         let d = Settings::default();
         let r = d.rate_limits;
-        Settings {
+        let bind = self.bind.unwrap_or(d.bind);
+        let environment = self.environment.unwrap_or(d.environment);
+        let issuer = match (self.issuer, environment) {
+            (Some(issuer), _) => issuer,
+            // Fixed, not derived from --bind: every command of one deployment must
+            // agree on it (a server on port 0 and `token inspect` alike).
+            (None, Environment::Development) => d.issuer.clone(),
+            (None, Environment::Production) => {
+                anyhow::bail!("set the issuer (--issuer https://auth.example.com) in production")
+            }
+        };
+        check_issuer(&issuer, environment)?;
+        let cors_origins = self.cors_origins.unwrap_or_default();
+        if let Some(bad) = cors_origins.iter().find(|o| !valid_origin(o)) {
+            anyhow::bail!("cors_origins: `{bad}` is not an origin (scheme://host[:port])");
+        }
+        let clients = ClientRegistry::from_settings(&self.clients.unwrap_or_default())
+            .context("[[clients]]")?;
+        Ok(Settings {
             database_url: self.database_url.unwrap_or(d.database_url),
-            bind: self.bind.unwrap_or(d.bind),
-            issuer: self.issuer.unwrap_or(d.issuer),
+            bind,
+            environment,
+            issuer,
+            cors_origins,
+            clients,
             audience: self.audience.unwrap_or(d.audience),
             key_file: self.key_file.or(d.key_file),
             access_ttl: self.access_ttl.map_or(d.access_ttl, |s| s.0),
@@ -456,7 +520,25 @@ impl SettingsArgs {
             log: self.log.unwrap_or(d.log),
             auto_migrate: self.auto_migrate.unwrap_or(d.auto_migrate),
             pbkdf2_rounds: self.pbkdf2_rounds.unwrap_or(d.pbkdf2_rounds),
+        })
+    }
+}
+
+/// The issuer must be an absolute http(s) URL without query or fragment (RFC 8414
+/// section 2), https outside development.
+fn check_issuer(issuer: &str, environment: Environment) -> anyhow::Result<()> {
+    let url = url::Url::parse(issuer).with_context(|| {
+        format!("issuer `{issuer}` is not a URL (e.g. https://auth.example.com)")
+    })?;
+    if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
+        anyhow::bail!("issuer `{issuer}` must be a URL without query or fragment");
+    }
+    match (url.scheme(), environment) {
+        ("https", _) | ("http", Environment::Development) => Ok(()),
+        ("http", Environment::Production) => {
+            anyhow::bail!("issuer `{issuer}` must use https in production")
         }
+        _ => anyhow::bail!("issuer `{issuer}` must be an http(s) URL"),
     }
 }
 
@@ -502,7 +584,7 @@ mod tests {
         let file: SettingsArgs = toml::from_str(
             r#"
             bind = "127.0.0.1:9000"
-            issuer = "from-file"
+            issuer = "https://from-file.example"
             access_ttl = "5m"
             refresh_ttl = 3600
             idle_timeout = "off"
@@ -513,12 +595,12 @@ mod tests {
         )
         .unwrap();
         let flags = SettingsArgs {
-            issuer: Some("from-flag".into()),
+            issuer: Some("https://from-flag.example".into()),
             ..Default::default()
         };
-        let s = flags.or(file).into_settings();
+        let s = flags.or(file).into_settings().unwrap();
         assert_eq!(s.bind.port(), 9000);
-        assert_eq!(s.issuer, "from-flag");
+        assert_eq!(s.issuer, "https://from-flag.example");
         assert_eq!(s.access_ttl, Duration::from_secs(300));
         assert_eq!(s.refresh_ttl, Duration::from_secs(3600));
         assert_eq!(s.idle_timeout, None);
@@ -528,6 +610,54 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.pbkdf2_rounds, DEFAULT_PBKDF2_ROUNDS);
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn issuer_is_a_url_and_https_in_production() {
+        let resolve = |toml_text: &str| {
+            toml::from_str::<SettingsArgs>(toml_text)
+                .unwrap()
+                .into_settings()
+        };
+        assert_eq!(resolve("").unwrap().issuer, "http://127.0.0.1:8080");
+        assert!(resolve("issuer = \"authd\"").is_err());
+        assert!(resolve("issuer = \"https://a.example/?x=1\"").is_err());
+        assert!(resolve("environment = \"production\"").is_err());
+        assert!(resolve("environment = \"production\"\nissuer = \"http://a.example\"").is_err());
+        let prod = resolve("environment = \"production\"\nissuer = \"https://a.example\"").unwrap();
+        assert_eq!(prod.environment, Environment::Production);
+    }
+
+    #[test]
+    fn clients_and_cors_origins_from_the_file() {
+        let s = toml::from_str::<SettingsArgs>(
+            r#"
+            cors_origins = ["https://app.example"]
+            [[clients]]
+            id = "web"
+            origins = ["http://127.0.0.1:5173"]
+            scopes = ["read"]
+            [[clients]]
+            id = "api"
+            secret_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+            grants = ["refresh_token"]
+            "#,
+        )
+        .unwrap()
+        .into_settings()
+        .unwrap();
+        assert_eq!(s.cors_origins, ["https://app.example"]);
+        assert_eq!(
+            s.clients.origins().collect::<Vec<_>>(),
+            ["http://127.0.0.1:5173"]
+        );
+        assert_eq!(s.clients.scopes(), ["read"]);
+        let bad = toml::from_str::<SettingsArgs>("cors_origins = [\"app.example\"]").unwrap();
+        assert!(bad.into_settings().is_err());
+        assert!(
+            toml::from_str::<SettingsArgs>("[[clients]]\nid = \"x\"\ngrants = [\"implicit\"]")
+                .is_err()
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="authd", error="invalid_token""#;
 /// The `WWW-Authenticate` value of a 401 without a bearer token (RFC 6750 section 3.1).
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+/// The `WWW-Authenticate` value of a 401 `invalid_client` (RFC 6749 section 5.2).
+pub const BASIC_CHALLENGE: &str = r#"Basic realm="authd""#;
 
 /// An error answer of the HTTP API.
 #[derive(Debug, Clone)]
@@ -92,6 +94,36 @@ impl ApiError {
     /// 400 `invalid_request`.
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 401 `invalid_client` with `WWW-Authenticate: Basic` (RFC 6749 section 5.2).
+    pub fn invalid_client() -> Self {
+        Self {
+            challenge: Some(BASIC_CHALLENGE),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
+    }
+
+    /// 415: the body's content type is not one this endpoint reads.
+    pub fn unsupported_media_type(expected: &'static str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            expected,
+        )
+    }
+
+    /// 405 with the usual JSON body.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this resource does not support the request method",
+        )
     }
 
     /// 413: the body is larger than the limit.

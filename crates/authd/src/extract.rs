@@ -1,152 +1,20 @@
-//! axum extractors: the bearer-token [`Authenticated`], the client's [`ClientContext`],
-//! and [`Body`] (JSON or form, size-limited, 400 on anything malformed).
+//! axum extractors: the client's [`ClientContext`] and [`Body`] (JSON or form,
+//! size-limited, 415 for other content types, 400 on anything malformed). Bearer
+//! tokens are checked by auth-axum's [`Authenticated`], re-exported here.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
-use std::sync::Arc;
 
-use auth_core::{ClientInfo, TokenService, TokenStore};
+use auth_core::ClientInfo;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+pub use auth_axum::{AuthOutcome, AuthState, Authenticated};
+
 use crate::error::ApiError;
-
-/// How one bearer-token check ended; see [`AuthState::observe_authentication`].
-#[derive(Debug, Clone, Copy)]
-pub enum AuthOutcome<'a> {
-    /// The token was accepted.
-    Accepted,
-    /// The request carried no bearer token.
-    Missing,
-    /// The token was refused, or the check failed.
-    Refused(&'a auth_core::Error),
-}
-
-/// State that can check bearer tokens: anything that gives access to a
-/// [`TokenService`]. Implemented for `TokenService<S>`, `Arc<TokenService<S>>` and
-/// authd's own state; another axum service implements it for its state in three lines
-/// and then uses [`Authenticated`] in its handlers.
-///
-/// ```
-/// use auth_core::{TokenService, TokenStore};
-/// use authd::{AuthState, Authenticated};
-///
-/// #[derive(Clone)]
-/// struct MyState<S: TokenStore> {
-///     tokens: TokenService<S>,
-///     greeting: &'static str,
-/// }
-///
-/// impl<S: TokenStore> AuthState for MyState<S> {
-///     type Store = S;
-///     fn token_service(&self) -> &TokenService<S> {
-///         &self.tokens
-///     }
-/// }
-///
-/// async fn hello<S: TokenStore>(
-///     axum::extract::State(state): axum::extract::State<MyState<S>>,
-///     auth: Authenticated,
-/// ) -> String {
-///     format!("{} user {}", state.greeting, auth.user_id)
-/// }
-///
-/// fn routes<S: TokenStore>(state: MyState<S>) -> axum::Router {
-///     axum::Router::new().route("/hello", axum::routing::get(hello::<S>)).with_state(state)
-/// }
-/// ```
-pub trait AuthState: Send + Sync {
-    /// The store behind the token service.
-    type Store: TokenStore;
-
-    /// The token service that checks bearer tokens.
-    fn token_service(&self) -> &TokenService<Self::Store>;
-
-    /// Called with every authentication's outcome (authd counts them for /metrics).
-    fn observe_authentication(&self, _outcome: AuthOutcome<'_>) {}
-}
-
-impl<S: TokenStore> AuthState for TokenService<S> {
-    type Store = S;
-    fn token_service(&self) -> &TokenService<S> {
-        self
-    }
-}
-
-impl<S: TokenStore> AuthState for Arc<TokenService<S>> {
-    type Store = S;
-    fn token_service(&self) -> &TokenService<S> {
-        self
-    }
-}
-
-/// A request whose `Authorization: Bearer` access token passed
-/// [`TokenService::authenticate`] (signature, claims and the configured revocation
-/// mode). Rejects with 401 and `WWW-Authenticate: Bearer ...`, or 500 if the store failed.
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub auth_core::Authenticated);
-
-impl Deref for Authenticated {
-    type Target = auth_core::Authenticated;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-/// The bearer token of a request: `Ok(None)` without one, `Err` for a malformed header.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(ApiError::invalid_token());
-    }
-    let value = value.to_str().map_err(|_| ApiError::invalid_token())?;
-    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
-    }
-    let token = token.trim();
-    if token.is_empty() || token.contains(' ') {
-        return Err(ApiError::invalid_token());
-    }
-    Ok(Some(token))
-}
-
-impl<St: AuthState> FromRequestParts<St> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let token = match bearer_token(&parts.headers) {
-            Ok(Some(token)) => token,
-            Ok(None) => {
-                state.observe_authentication(AuthOutcome::Missing);
-                return Err(ApiError::missing_token());
-            }
-            Err(e) => {
-                let malformed =
-                    auth_core::Error::InvalidToken(auth_core::TokenRejection::Malformed);
-                state.observe_authentication(AuthOutcome::Refused(&malformed));
-                return Err(e);
-            }
-        };
-        match state.token_service().authenticate(token).await {
-            Ok(auth) => {
-                state.observe_authentication(AuthOutcome::Accepted);
-                Ok(Authenticated(auth))
-            }
-            Err(e) => {
-                state.observe_authentication(AuthOutcome::Refused(&e));
-                Err(e.into())
-            }
-        }
-    }
-}
 
 /// Who is calling: the socket's peer address and the `User-Agent`. `X-Forwarded-For`
 /// is ignored; behind a proxy every client has the proxy's address.
@@ -170,9 +38,25 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientContext {
     }
 }
 
-/// A request body as JSON, or as `application/x-www-form-urlencoded` when so labelled.
-/// Larger than the body limit: 413. Anything that does not parse: 400
-/// `invalid_request`, without echoing the input.
+/// Whether a content type is JSON: `application/json` or `application/*+json`.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// A request body as JSON, or as `application/x-www-form-urlencoded` when so
+/// labelled. Any other content type, or none: 415 (so no page can post a `text/plain`
+/// "simple request" to a JSON endpoint without a CORS preflight). Larger than the
+/// body limit: 413. Anything that does not parse: 400 `invalid_request`, without
+/// echoing the input.
 #[derive(Debug, Clone)]
 pub struct Body<T>(pub T);
 
@@ -180,15 +64,17 @@ impl<St: Send + Sync, T: DeserializeOwned> FromRequest<St> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &St) -> Result<Self, Self::Rejection> {
-        let form = req
+        let form = crate::oauth::is_form(req.headers());
+        let json = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/x-www-form-urlencoded")
-            });
+            .is_some_and(is_json);
+        if !form && !json {
+            return Err(ApiError::unsupported_media_type(
+                "the body must be application/json (or application/x-www-form-urlencoded)",
+            ));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large()
@@ -210,34 +96,15 @@ impl<St: Send + Sync, T: DeserializeOwned> FromRequest<St> for Body<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use super::is_json;
 
     #[test]
-    fn bearer_parsing() {
-        assert_eq!(bearer_token(&headers(&[])).unwrap(), None);
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc"])).unwrap(),
-            Some("abc")
-        );
-        assert_eq!(
-            bearer_token(&headers(&["bearer   abc "])).unwrap(),
-            Some("abc")
-        );
-        assert_eq!(
-            bearer_token(&headers(&["Basic dXNlcjpwYXNz"])).unwrap(),
-            None
-        );
-        assert!(bearer_token(&headers(&["Bearer"])).is_err());
-        assert!(bearer_token(&headers(&["Bearer a b"])).is_err());
-        assert!(bearer_token(&headers(&["Bearer a", "Bearer b"])).is_err());
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json(""));
     }
 }

@@ -70,7 +70,7 @@ fn warn_if_readable_by_others(path: &Path) {
 
 /// The keyring of these settings. With a configured key file, that file must exist.
 /// Without one, the development keyring in [`DEV_KEY_FILE`] is used, and created
-/// (EdDSA, mode 0600) on first run, with a warning that it is for development only.
+/// (ES256, mode 0600) on first run, with a warning that it is for development only.
 pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
     let (path, dev) = match &settings.key_file {
         Some(path) => (path.clone(), false),
@@ -84,7 +84,7 @@ pub fn load_keyring(settings: &Settings) -> anyhow::Result<Keyring> {
                 path.display()
             );
         }
-        let spec = KeyringSpec::generate("dev-1", SigningAlgorithm::EdDSA)
+        let spec = KeyringSpec::generate("dev-1", SigningAlgorithm::ES256)
             .context("generating the dev key")?;
         write_key_file(&path, &spec, false)?;
         tracing::warn!(
@@ -134,6 +134,58 @@ pub fn generate_key_file(
     Ok(spec)
 }
 
+/// `keys generate --standby`: adds a new key to an existing file without making it
+/// the signing key. Once loaded (restart or SIGHUP) it is published in the JWKS, so
+/// resource servers cache it before `keys activate` makes it sign.
+pub fn add_standby_key(
+    path: &Path,
+    alg: SigningAlgorithm,
+    kid: &str,
+) -> anyhow::Result<KeyringSpec> {
+    let mut spec = read_key_spec(path)?;
+    if spec.keys.iter().any(|k| k.kid == kid) {
+        bail!("{} already has a key with kid `{kid}`", path.display());
+    }
+    spec.keys.extend(
+        KeyringSpec::generate(kid, alg)
+            .context("generating the key")?
+            .keys,
+    );
+    Keyring::from_spec(&spec).context("checking the new keyring")?;
+    write_key_file(path, &spec, true)?;
+    Ok(spec)
+}
+
+/// `keys activate KID`: makes a listed key the signing key. The previous one stays in
+/// the file (retired), so the tokens it signed keep verifying until they expire.
+pub fn activate_key(path: &Path, kid: &str) -> anyhow::Result<KeyringSpec> {
+    let mut spec = read_key_spec(path)?;
+    if !spec.keys.iter().any(|k| k.kid == kid) {
+        bail!("{} has no key with kid `{kid}`", path.display());
+    }
+    spec.active = kid.to_owned();
+    Keyring::from_spec(&spec).context("checking the new keyring")?;
+    write_key_file(path, &spec, true)?;
+    Ok(spec)
+}
+
+/// `keys remove KID`: drops a retired key (never the signing one). Tokens it signed
+/// stop verifying: wait the access-token lifetime after its successor was activated.
+pub fn remove_key(path: &Path, kid: &str) -> anyhow::Result<KeyringSpec> {
+    let mut spec = read_key_spec(path)?;
+    if spec.active == kid {
+        bail!("`{kid}` is the signing key; activate another key first");
+    }
+    let before = spec.keys.len();
+    spec.keys.retain(|k| k.kid != kid);
+    if spec.keys.len() == before {
+        bail!("{} has no key with kid `{kid}`", path.display());
+    }
+    Keyring::from_spec(&spec).context("checking the new keyring")?;
+    write_key_file(path, &spec, true)?;
+    Ok(spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +215,19 @@ mod tests {
         let ring = load_keyring(&settings).unwrap();
         assert_eq!(ring.active_kid(), "k2");
         assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+        let standby = add_standby_key(&path, SigningAlgorithm::ES256, "k3").unwrap();
+        assert_eq!(standby.active, "k2", "a standby key does not sign");
+        assert_eq!(
+            load_keyring(&settings).unwrap().jwks()["keys"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(remove_key(&path, "k2").is_err(), "the signing key stays");
+        assert_eq!(activate_key(&path, "k3").unwrap().active, "k3");
+        assert_eq!(remove_key(&path, "k1").unwrap().keys.len(), 2);
+        assert!(activate_key(&path, "k1").is_err());
         let missing = Settings {
             key_file: Some(dir.path().join("nope.json")),
             ..Settings::default()

@@ -2,17 +2,20 @@
 //!
 //! The binary is a thin `main` over [`cli::main`]; tests and other programs start the
 //! same service in-process with [`build_service`], [`app_state`] and [`serve`], and
-//! other axum services protect their routes with the [`Authenticated`] extractor.
+//! other axum services protect their routes with auth-axum's [`Authenticated`] extractor
+//! (re-exported here).
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod app;
 mod backend;
 pub mod cli;
 mod config;
+mod cors;
 mod error;
 mod extract;
 mod keyfile;
 mod metrics;
+mod oauth;
 mod ratelimit;
 mod server;
 
@@ -21,9 +24,17 @@ pub use backend::{Backend, DatabaseKind, MigrationLine, PushGuard, redact, sqlit
 pub use config::{
     DEFAULT_DATABASE_URL, DEV_KEY_FILE, LogFormat, RateLimitSettings, Settings, SettingsArgs, Span,
 };
-pub use error::{ApiError, BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE};
+pub use cors::CorsPolicy;
+pub use error::{ApiError, BASIC_CHALLENGE, BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE};
 pub use extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
-pub use keyfile::{generate_key_file, load_keyring, read_key_spec, write_key_file};
+pub use keyfile::{
+    activate_key, add_standby_key, generate_key_file, load_keyring, read_key_spec, remove_key,
+    write_key_file,
+};
 pub use metrics::{Metrics, resident_memory_bytes};
+pub use oauth::OAuth;
+pub use oauth::clients::{
+    Client, ClientRegistry, ClientSettings, GrantType, generate_client_secret,
+};
 pub use ratelimit::{RateLimited, RateLimits};
 pub use server::{app_state, build_service, serve, shutdown_signal};

@@ -13,7 +13,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::app::{AppState, router};
 use crate::config::Settings;
+use crate::cors::CorsPolicy;
 use crate::error::ErrorChain;
+use crate::oauth::OAuth;
 use crate::ratelimit::RateLimits;
 
 /// How often idle rate-limiter keys are forgotten.
@@ -30,9 +32,20 @@ pub fn build_service<S: TokenStore>(
         .context("invalid token-service settings")
 }
 
-/// The application state for `service` with the limiters of `settings`.
+/// The application state for `service` with the limiters, registered clients and CORS
+/// allowlist of `settings`.
 pub fn app_state<S: TokenStore>(service: TokenService<S>, settings: &Settings) -> AppState<S> {
-    AppState::new(service, RateLimits::new(&settings.rate_limits))
+    let cors = CorsPolicy::new(
+        settings
+            .cors_origins
+            .iter()
+            .map(String::as_str)
+            .chain(settings.clients.origins()),
+    );
+    let oauth = OAuth {
+        clients: settings.clients.clone(),
+    };
+    AppState::new(service, RateLimits::new(&settings.rate_limits)).with_oauth(oauth, cors)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight
@@ -55,6 +68,11 @@ pub async fn serve<S: TokenStore>(
             interval,
         )));
     }
+    #[cfg(unix)]
+    tasks.push(tokio::spawn(reload_keys_on_sighup(
+        state.service.clone(),
+        settings.clone(),
+    )));
     let limits = state.limits.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(
@@ -103,6 +121,29 @@ async fn cleanup_loop<S: TokenStore>(
                 );
             }
             Err(e) => tracing::error!(error = %ErrorChain(&e), "cleanup failed"),
+        }
+    }
+}
+
+/// Reloads the key file on every SIGHUP: a standby key appears in the JWKS, an
+/// activated one signs, a removed one stops verifying. A file that does not load is
+/// logged and the running keyring kept.
+#[cfg(unix)]
+async fn reload_keys_on_sighup<S: TokenStore>(service: TokenService<S>, settings: Settings) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; keys reload only on restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match crate::keyfile::load_keyring(&settings) {
+            Ok(keys) => {
+                tracing::info!(active = keys.active_kid(), "SIGHUP: key file reloaded");
+                service.replace_keys(keys);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "SIGHUP: key file not reloaded; keeping the current keys")
+            }
         }
     }
 }

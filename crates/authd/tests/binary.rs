@@ -594,3 +594,138 @@ async fn cli_on_mysql() {
     cli_on_server_database(&url).await;
     harness::mysql::drop_database(&name).await;
 }
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let json: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    json["kid"].as_str().unwrap().to_owned()
+}
+
+/// Keys reload on SIGHUP: a standby key is published before it signs, an activated
+/// key signs while the retired one keeps verifying, a removed key stops verifying;
+/// the JWKS ETag follows every change and answers 304 when unchanged.
+#[cfg(all(unix, feature = "sqlite"))]
+#[tokio::test]
+async fn keys_reload_on_sighup_standby_activate_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = run_ok(
+        d,
+        &["keys", "generate", "--key-file", "k.json", "--kid", "k1"],
+    );
+    assert!(out.contains("(ES256)"), "ES256 is the default: {out}");
+    let mut server = Running::start(d, &["--key-file", "k.json"]);
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let url = |p: &str| format!("{base}{p}");
+    http.post(url("/v1/auth/register"))
+        .json(&json!({"email": "k@example.com", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    let login = || async {
+        let body: Value = http
+            .post(url("/v1/auth/login"))
+            .json(&json!({"email": "k@example.com", "password": PW}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let jwks = || async {
+        let r = http
+            .get(url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        let body: Value = r.json().await.unwrap();
+        let kids: Vec<String> = body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        (kids, etag)
+    };
+    let me = |token: String| {
+        let http = http.clone();
+        let url = url("/v1/me");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let hup = |server: &mut Running| {
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        server.wait_for("key file reloaded").expect("reload logged");
+    };
+
+    let t1 = login().await;
+    assert_eq!(kid_of(&t1), "k1");
+    let (kids, etag1) = jwks().await;
+    assert_eq!(kids, ["k1"]);
+    let r = http
+        .get(url("/.well-known/jwks.json"))
+        .header("if-none-match", &etag1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_MODIFIED);
+
+    run_ok(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--key-file",
+            "k.json",
+            "--kid",
+            "k2",
+            "--standby",
+        ],
+    );
+    hup(&mut server);
+    let (kids, etag2) = jwks().await;
+    assert_eq!(kids, ["k1", "k2"], "the standby key is published");
+    assert_ne!(etag1, etag2);
+    assert_eq!(kid_of(&login().await), "k1", "but does not sign yet");
+
+    run_ok(d, &["keys", "activate", "--key-file", "k.json", "k2"]);
+    hup(&mut server);
+    let t2 = login().await;
+    assert_eq!(kid_of(&t2), "k2");
+    assert_eq!(
+        me(t1.clone()).await,
+        reqwest::StatusCode::OK,
+        "the retired key verifies"
+    );
+
+    run_ok(d, &["keys", "remove", "--key-file", "k.json", "k1"]);
+    hup(&mut server);
+    assert_eq!(jwks().await.0, ["k2"]);
+    assert_eq!(me(t1).await, reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(me(t2).await, reqwest::StatusCode::OK);
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}

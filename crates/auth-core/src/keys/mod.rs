@@ -6,6 +6,7 @@ mod error;
 mod file;
 mod jwks;
 mod load;
+mod slot;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,7 @@ pub use algorithm::SigningAlgorithm;
 pub use error::KeyError;
 pub use file::{KeyMaterial, KeySpec, KeyringSpec};
 pub(crate) use load::Key;
+pub(crate) use slot::KeySlot;
 
 /// The loaded keys: one signs, every one verifies (key rotation).
 #[derive(Clone)]

@@ -15,7 +15,7 @@ impl<S: TokenStore> TokenService<S> {
         let now = self.now().unix_timestamp();
         Ok(verify_access_token(
             token,
-            &self.inner.keys,
+            &self.inner.keys.load(),
             &self.inner.rules,
             now,
         )?)
@@ -27,7 +27,7 @@ impl<S: TokenStore> TokenService<S> {
         let now = self.now();
         let verified = verify_access_token(
             token,
-            &self.inner.keys,
+            &self.inner.keys.load(),
             &self.inner.rules,
             now.unix_timestamp(),
         )?;

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use crate::claims::{RESERVED_CLAIMS, sign_access_token};
 use crate::error::Result;
+use crate::grant::GrantClaims;
 use crate::refresh::RefreshToken;
 use crate::revocation::AccessTokenEntry;
 use crate::session::SessionId;
@@ -18,6 +19,7 @@ impl<S: TokenStore> TokenService<S> {
         session_id: SessionId,
         refresh_token: RefreshToken,
         now: OffsetDateTime,
+        grant: &GrantClaims,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let Subject {
@@ -33,6 +35,7 @@ impl<S: TokenStore> TokenService<S> {
         let exp = iat + cfg.access_ttl.whole_seconds();
         let jti = random_jti();
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
+        grant.insert_into(&mut claims);
         claims.insert("iss".into(), cfg.issuer.clone().into());
         claims.insert("aud".into(), cfg.audience.clone().into());
         claims.insert("sub".into(), user_id.to_string().into());
@@ -42,7 +45,7 @@ impl<S: TokenStore> TokenService<S> {
         claims.insert("jti".into(), jti.clone().into());
         claims.insert("sid".into(), session_id.to_string().into());
 
-        let access_token = sign_access_token(&claims, &self.inner.keys)?;
+        let access_token = sign_access_token(&claims, &self.inner.keys.load())?;
 
         if cfg.revocation_mode == RevocationMode::Allowlist {
             let entry = AccessTokenEntry {

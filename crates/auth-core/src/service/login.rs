@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
+use crate::grant::GrantClaims;
 use crate::refresh::{RefreshToken, TokenId};
 use crate::session::{NewRefreshToken, SessionId};
 use crate::store::TokenStore;
@@ -82,6 +83,19 @@ impl<S: TokenStore> TokenService<S> {
         password: &str,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
+        self.login_for(email, password, client, &GrantClaims::default())
+            .await
+    }
+
+    /// [`login`](Self::login) for an OAuth grant: the session's first access token
+    /// carries `grant`'s `client_id` and `scope`.
+    pub async fn login_for(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
         let email = normalize_email(email)?;
         let user = self.inner.store.find_user_by_email(&email).await?;
         let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -118,7 +132,7 @@ impl<S: TokenStore> TokenService<S> {
                 .await?;
         }
         self.inner.store.record_login(user.id, now).await?;
-        let pair = self.open_session(&user, client, now).await?;
+        let pair = self.open_session(&user, client, now, grant).await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
@@ -145,7 +159,9 @@ impl<S: TokenStore> TokenService<S> {
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
-        let pair = self.open_session(&user, client, now).await?;
+        let pair = self
+            .open_session(&user, client, now, &GrantClaims::default())
+            .await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),
@@ -163,6 +179,7 @@ impl<S: TokenStore> TokenService<S> {
         user: &UserRecord,
         client: &ClientInfo,
         now: OffsetDateTime,
+        grant: &GrantClaims,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let session_id = SessionId::new();
@@ -187,7 +204,8 @@ impl<S: TokenStore> TokenService<S> {
             tokens_valid_after: user.tokens_valid_after,
             claims: self.app_claims(user),
         };
-        self.issue_pair(subject, session_id, refresh, now).await
+        self.issue_pair(subject, session_id, refresh, now, grant)
+            .await
     }
 
     /// The application claims for a user (empty without a claims provider).

@@ -22,7 +22,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::claims::ValidationRules;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::keys::Keyring;
+use crate::keys::{KeySlot, Keyring};
 use crate::refresh::RefreshToken;
 use crate::revocation::RevocationCache;
 use crate::session::SessionId;
@@ -79,7 +79,7 @@ type ClaimsProvider = dyn Fn(&UserRecord) -> Map<String, Value> + Send + Sync;
 
 struct Inner<S> {
     store: S,
-    keys: Keyring,
+    keys: KeySlot,
     config: TokenServiceConfig,
     rules: ValidationRules,
     clock: Arc<dyn Clock>,
@@ -159,7 +159,7 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
             inner: Arc::new(Inner {
                 cache: RevocationCache::new(self.config.cache_max_staleness),
                 store: self.store,
-                keys: self.keys,
+                keys: KeySlot::new(self.keys),
                 rules,
                 config: self.config,
                 clock: self.clock,
@@ -203,9 +203,19 @@ impl<S: TokenStore> TokenService<S> {
         &self.inner.store
     }
 
-    /// The keyring (for JWKS).
-    pub fn keys(&self) -> &Keyring {
-        &self.inner.keys
+    /// The keyring now in use (for JWKS): a snapshot, see
+    /// [`replace_keys`](Self::replace_keys).
+    pub fn keys(&self) -> Arc<Keyring> {
+        self.inner.keys.load()
+    }
+
+    /// Replaces the keyring while the service runs (key reload): tokens are signed by
+    /// the new active key from now on; every key the new ring lists verifies, so a
+    /// standby key can be published before it signs and a retired one keeps verifying
+    /// its tokens until the key file drops it.
+    pub fn replace_keys(&self, keys: Keyring) {
+        tracing::info!(active = keys.active_kid(), "keyring replaced");
+        self.inner.keys.replace(keys);
     }
 
     /// The configuration.

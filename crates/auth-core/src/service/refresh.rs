@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditKind;
 use crate::error::{Error, RefreshRejection, Result};
+use crate::grant::GrantClaims;
 use crate::refresh::{RefreshToken, TokenId};
 use crate::session::{
     GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation,
@@ -19,14 +20,31 @@ impl<S: TokenStore> TokenService<S> {
     /// token presented again revokes the whole session unless it is the immediate
     /// predecessor inside the grace window and within its re-exchange budget.
     pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
-        let result = self.rotate(presented, client).await;
+        self.refresh_for(presented, client, &GrantClaims::default())
+            .await
+    }
+
+    /// [`refresh`](Self::refresh) for an OAuth grant: the new access token carries
+    /// `grant`'s `client_id` and `scope`.
+    pub async fn refresh_for(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
+        let result = self.rotate(presented, client, grant).await;
         if let Err(Error::InvalidGrant(rejection)) = &result {
             tracing::info!(classification = ?rejection, "refresh refused");
         }
         result
     }
 
-    pub(super) async fn rotate(&self, presented: &str, client: &ClientInfo) -> Result<TokenPair> {
+    pub(super) async fn rotate(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
         let token = RefreshToken::parse(presented)?;
         let hash = token.hash();
         let cfg = &self.inner.config;
@@ -105,7 +123,7 @@ impl<S: TokenStore> TokenService<S> {
                 continue;
             }
             let pair = self
-                .issue_pair(subject, t.session_id, successor_token, now)
+                .issue_pair(subject, t.session_id, successor_token, now, grant)
                 .await?;
             return Ok(pair);
         }

@@ -200,7 +200,7 @@ impl<S: TokenStore> TokenService<S> {
         let now = self.now();
         match verify_access_token(
             token,
-            &self.inner.keys,
+            &self.inner.keys.load(),
             &self.inner.rules,
             now.unix_timestamp(),
         ) {

@@ -2,14 +2,21 @@
 //! HTTP (reqwest). The scenarios are written once and run on every backend built in.
 
 mod harness;
+mod oauth;
 mod scenarios;
+
+use oauth::{
+    introspection_and_revocation_feed, metadata_cors_415_and_405,
+    oauth_token_endpoint_grants_and_errors,
+};
+use scenarios::*;
 
 macro_rules! e2e_tests {
     ($db:ty; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                crate::scenarios::$name::<$db>().await;
+                crate::$name::<$db>().await;
             }
         )*
     };
@@ -33,6 +40,9 @@ macro_rules! all_scenarios {
             extractor_protects_another_service,
             revocation_modes_are_honoured,
             reuse_grace_allows_a_retry,
+            oauth_token_endpoint_grants_and_errors,
+            introspection_and_revocation_feed,
+            metadata_cors_415_and_405,
         );
     };
 }

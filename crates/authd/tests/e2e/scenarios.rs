@@ -681,8 +681,8 @@ struct ForeignState<S: TokenStore> {
 }
 
 impl<S: TokenStore> AuthState for ForeignState<S> {
-    type Store = S;
-    fn token_service(&self) -> &TokenService<S> {
+    type Verifier = TokenService<S>;
+    fn verifier(&self) -> &TokenService<S> {
         &self.tokens
     }
 }
