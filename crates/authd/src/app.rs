@@ -1,7 +1,7 @@
 //! The HTTP API of DESIGN section 5: state, router and handlers.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use auth_core::{RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
@@ -13,13 +13,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::deadline::{enforce_deadline, resolve_client};
 use crate::error::ApiError;
 use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
 use crate::metrics::{Metrics, error_label, rejection_label};
+use crate::proxy::TrustedProxies;
 use crate::ratelimit::{RateLimited, RateLimits};
+use crate::readiness::readyz;
+use crate::resilience::{ResilienceSettings, default_hash_slots};
+use crate::shedding::HashSlots;
 
 /// Every route of the API, as matched (used as the `route` label of metrics).
-pub const ROUTES: [&str; 12] = [
+pub const ROUTES: [&str; 13] = [
     "/v1/auth/register",
     "/v1/auth/login",
     "/v1/auth/refresh",
@@ -31,6 +36,7 @@ pub const ROUTES: [&str; 12] = [
     "/v1/me",
     "/.well-known/jwks.json",
     "/healthz",
+    "/readyz",
     "/metrics",
 ];
 
@@ -42,6 +48,12 @@ pub struct AppState<S> {
     pub limits: Arc<RateLimits>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
+    /// The bound on concurrent password hashes (login, register).
+    pub hash_slots: HashSlots,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Deadline of every request (`None`: none).
+    pub request_timeout: Option<Duration>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -50,6 +62,9 @@ impl<S> Clone for AppState<S> {
             service: self.service.clone(),
             limits: self.limits.clone(),
             metrics: self.metrics.clone(),
+            hash_slots: self.hash_slots.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            request_timeout: self.request_timeout,
         }
     }
 }
@@ -81,13 +96,25 @@ impl<S: TokenStore> AuthState for AppState<S> {
 }
 
 impl<S: TokenStore> AppState<S> {
-    /// State over a service, with limiters and fresh metrics.
+    /// State over a service, with limiters, fresh metrics and the default
+    /// [`ResilienceSettings`] (see [`with_resilience`](Self::with_resilience)).
     pub fn new(service: TokenService<S>, limits: RateLimits) -> Self {
         Self {
             service,
             limits: Arc::new(limits),
             metrics: Arc::new(Metrics::default()),
+            hash_slots: HashSlots::new(default_hash_slots(), Duration::from_secs(1)),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
+            request_timeout: None,
         }
+    }
+
+    /// The hashing bound, trusted proxies and request deadline of `settings`.
+    pub fn with_resilience(mut self, settings: &ResilienceSettings) -> Self {
+        self.hash_slots = HashSlots::new(settings.hash_slots, settings.hash_wait);
+        self.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
+        self.request_timeout = settings.request_timeout;
+        self
     }
 
     fn limited(&self, refused: RateLimited) -> ApiError {
@@ -106,6 +133,8 @@ impl<S: TokenStore> AppState<S> {
 /// and sessions see client addresses.
 pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
     let metrics = state.metrics.clone();
+    let proxies = state.trusted_proxies.clone();
+    let deadline = state.request_timeout;
     Router::new()
         .route("/v1/auth/register", post(register::<S>))
         .route("/v1/auth/login", post(login::<S>))
@@ -118,10 +147,13 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .route("/v1/me", get(me::<S>))
         .route("/.well-known/jwks.json", get(jwks::<S>))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
         .route("/metrics", get(render_metrics::<S>))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(deadline, enforce_deadline))
+        .layer(middleware::from_fn_with_state(proxies, resolve_client))
         .layer(middleware::from_fn_with_state(metrics, observe))
 }
 
@@ -209,7 +241,10 @@ async fn register<S: TokenStore>(
         state.metrics.registration("rate_limited");
         return Err(state.limited(refused));
     }
-    match state.service.register(&body.email, &body.password).await {
+    let registered = state
+        .hash_slots
+        .run(state.service.register(&body.email, &body.password));
+    match registered.await {
         Ok(user_id) => {
             state.metrics.registration("success");
             tracing::info!(user = %user_id, "user registered");
@@ -238,7 +273,10 @@ async fn login<S: TokenStore>(
         state.metrics.login("rate_limited");
         return Err(state.limited(refused));
     }
-    match state.service.login(&account, &body.password, &client).await {
+    let logged_in = state
+        .hash_slots
+        .run(state.service.login(&account, &body.password, &client));
+    match logged_in.await {
         Ok(pair) => {
             state.metrics.login("success");
             tracing::info!(user = %pair.user_id, session = %pair.session_id, "login");

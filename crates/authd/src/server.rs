@@ -33,6 +33,7 @@ pub fn build_service<S: TokenStore>(
 /// The application state for `service` with the limiters of `settings`.
 pub fn app_state<S: TokenStore>(service: TokenService<S>, settings: &Settings) -> AppState<S> {
     AppState::new(service, RateLimits::new(&settings.rate_limits))
+        .with_resilience(&settings.resilience)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight
