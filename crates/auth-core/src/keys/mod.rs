@@ -8,6 +8,8 @@ mod jwks;
 mod load;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wycheproof;
 
 use std::collections::HashMap;
 use std::fmt;
