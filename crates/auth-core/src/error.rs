@@ -132,14 +132,37 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
-    /// The storage backend failed; the source is the backend's own error.
+    /// The storage backend failed; the source is the backend's own error. Permanent:
+    /// retrying the same request will not help (HTTP 500).
     #[error("storage error")]
     Storage(#[source] Box<dyn StdError + Send + Sync + 'static>),
+    /// The storage is unreachable or overloaded for now: connection refused or reset,
+    /// no pooled connection within the acquire timeout, the server shutting down, a
+    /// statement timeout, a serialization conflict that outlived its retries. Nothing
+    /// was committed that the caller was not told about; the same request may succeed
+    /// later (HTTP 503 with `Retry-After`). The source is the backend's own error.
+    #[error("storage temporarily unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync + 'static>),
+    /// The service sheds load: no password-hashing slot became free within the
+    /// configured wait (HTTP 503 with `Retry-After`).
+    #[error("overloaded: no password-hashing slot free in time")]
+    Overloaded,
 }
 
 impl Error {
     /// Wraps a backend error, keeping it as the source.
     pub fn storage(err: impl StdError + Send + Sync + 'static) -> Self {
         Error::Storage(Box::new(err))
+    }
+
+    /// Wraps a transient backend error (see [`Error::Unavailable`]), keeping it as the source.
+    pub fn unavailable(err: impl StdError + Send + Sync + 'static) -> Self {
+        Error::Unavailable(Box::new(err))
+    }
+
+    /// Whether the same request may succeed if retried later: the storage was
+    /// unavailable or the service was shedding load.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_) | Error::Overloaded)
     }
 }

@@ -2,7 +2,8 @@
 
 use std::error::Error as StdError;
 
-/// Errors of the MySQL backend. Converts into [`auth_core::Error`].
+/// Errors of the MySQL backend. Converts into [`auth_core::Error`]: transient ones
+/// ([`MySqlError::is_transient`]) into [`auth_core::Error::Unavailable`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MySqlError {
@@ -40,10 +41,27 @@ pub enum MySqlError {
     InvalidRow(&'static str),
 }
 
+impl MySqlError {
+    /// Whether the operation may succeed if retried later: the server could not be
+    /// reached or went away, no pooled connection came within the wait timeout, or a
+    /// deadlock, lock wait or statement timeout outlived the retries.
+    pub fn is_transient(&self) -> bool {
+        use deadpool::managed::PoolError;
+        match self {
+            MySqlError::Query(e) => crate::transient::diesel_error(e),
+            MySqlError::Connection(e) => crate::transient::connection_error(e),
+            MySqlError::Pool(PoolError::Timeout(_) | PoolError::Closed) => true,
+            MySqlError::Pool(PoolError::Backend(e)) => crate::transient::connection_error(e),
+            _ => false,
+        }
+    }
+}
+
 impl From<MySqlError> for auth_core::Error {
     fn from(err: MySqlError) -> Self {
         match err {
             MySqlError::EmailTaken => auth_core::Error::EmailTaken,
+            other if other.is_transient() => auth_core::Error::unavailable(other),
             MySqlError::ValueTooLong { field, reason } => {
                 auth_core::Error::InvalidInput { field, reason }
             }

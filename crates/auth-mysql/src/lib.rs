@@ -23,6 +23,7 @@ mod rows;
 mod schema;
 mod statements;
 mod store;
+mod transient;
 
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};

@@ -29,15 +29,43 @@ pub const MYSQL_SESSION_SETUP: &str = "SET SESSION sql_mode = \
 
 /// Opens one connection set up like the pool's (strict `sql_mode`, UTC).
 pub async fn establish(url: &str) -> Result<MySqlConnection, MySqlError> {
-    Ok(establish_strict(url).await?)
+    Ok(establish_strict(url, None).await?)
 }
 
-async fn establish_strict(url: &str) -> Result<MySqlConnection, ConnectionError> {
+async fn establish_strict(
+    url: &str,
+    statement_timeout: Option<Duration>,
+) -> Result<MySqlConnection, ConnectionError> {
     let mut conn = AsyncMysqlConnection::establish(url).await?;
     conn.batch_execute(MYSQL_SESSION_SETUP)
         .await
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    if let Some(limit) = statement_timeout {
+        set_statement_timeout(&mut conn, limit).await?;
+    }
     Ok(conn)
+}
+
+/// MariaDB's `max_statement_time` (seconds, every statement), or where the server
+/// does not know it, MySQL's `max_execution_time` (milliseconds, read-only SELECTs).
+async fn set_statement_timeout(
+    conn: &mut MySqlConnection,
+    limit: Duration,
+) -> Result<(), ConnectionError> {
+    let mariadb = format!(
+        "SET SESSION max_statement_time = {:.3}",
+        limit.as_secs_f64().max(0.001)
+    );
+    if conn.batch_execute(&mariadb).await.is_ok() {
+        return Ok(());
+    }
+    let mysql = format!(
+        "SET SESSION max_execution_time = {}",
+        limit.as_millis().max(1)
+    );
+    conn.batch_execute(&mysql)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)
 }
 
 /// Opens connections with the strict setup and checks them before they are handed out
@@ -48,6 +76,7 @@ async fn establish_strict(url: &str) -> Result<MySqlConnection, ConnectionError>
 pub struct MySqlManager {
     url: String,
     verify_after_idle: Duration,
+    statement_timeout: Option<Duration>,
 }
 
 impl deadpool::managed::Manager for MySqlManager {
@@ -55,7 +84,7 @@ impl deadpool::managed::Manager for MySqlManager {
     type Error = ConnectionError;
 
     async fn create(&self) -> Result<MySqlConnection, ConnectionError> {
-        establish_strict(&self.url).await
+        establish_strict(&self.url, self.statement_timeout).await
     }
 
     async fn recycle(
@@ -92,6 +121,9 @@ pub struct MySqlOptions {
     /// A connection idle at least this long answers `SELECT 1` before it is handed out
     /// again (default 5 s; zero checks on every checkout, one round trip each).
     pub verify_after_idle: Duration,
+    /// Server-side limit on every statement (MariaDB `max_statement_time`, MySQL
+    /// `max_execution_time`); `None` leaves the server's setting (default 5 s).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl MySqlOptions {
@@ -103,6 +135,7 @@ impl MySqlOptions {
             wait_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             verify_after_idle: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -112,6 +145,7 @@ pub fn build_pool(options: &MySqlOptions) -> Result<MySqlPool, MySqlError> {
     let manager = MySqlManager {
         url: options.url.clone(),
         verify_after_idle: options.verify_after_idle,
+        statement_timeout: options.statement_timeout,
     };
     Ok(MySqlPool::builder(manager)
         .max_size(options.max_connections.max(1))

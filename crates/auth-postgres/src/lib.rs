@@ -9,6 +9,7 @@ mod listener;
 mod refresh;
 mod statements;
 mod store;
+mod timeouts;
 mod users;
 
 pub use cleanup::PgCleanupStats;
@@ -16,3 +17,4 @@ pub use error::PgError;
 pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
 pub use statements::PgStatements;
 pub use store::{MIGRATOR, PgTokenStore};
+pub use timeouts::PgTimeouts;

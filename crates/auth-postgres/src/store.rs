@@ -43,7 +43,7 @@ impl PgTokenStore {
         let pool = Self::pool_options()
             .connect_with(options)
             .await
-            .map_err(PgError::Query)?;
+            .map_err(PgError::from)?;
         Ok(Self::new(pool))
     }
 

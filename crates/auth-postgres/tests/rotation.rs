@@ -425,7 +425,8 @@ async fn a_taken_email_is_the_core_error_other_violations_are_storage_errors() {
 }
 
 /// With the database's default isolation raised to REPEATABLE READ, callers that lose
-/// the race get serialization failures: each must be an error (PgError::Conflict), and
+/// the race get serialization failures: each must be a transient error
+/// (`auth_core::Error::Unavailable` over PgError::Conflict), and
 /// still exactly one caller succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn serialization_failures_are_errors_never_success() {
@@ -468,7 +469,7 @@ async fn serialization_failures_are_errors_never_success() {
         match attempt.unwrap() {
             Ok(true) => wins += 1,
             Ok(false) => {}
-            Err(auth_core::Error::Storage(source)) => {
+            Err(auth_core::Error::Unavailable(source)) => {
                 let pg = source.downcast_ref::<PgError>().expect("the crate's error");
                 assert!(pg.is_conflict(), "{pg:?}");
                 conflicts += 1;

@@ -3,7 +3,8 @@
 use deadpool_sqlite::rusqlite;
 
 /// Errors of the SQLite backend. Converts into [`auth_core::Error`]: a taken email
-/// becomes [`auth_core::Error::EmailTaken`], everything else
+/// becomes [`auth_core::Error::EmailTaken`], a transient one
+/// ([`SqliteError::is_transient`]) [`auth_core::Error::Unavailable`], everything else
 /// [`auth_core::Error::Storage`] with this error as the source.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -77,10 +78,19 @@ impl From<deadpool_sqlite::InteractError> for SqliteError {
     }
 }
 
+impl SqliteError {
+    /// Whether the operation may succeed if retried later (a writer held the lock past
+    /// the busy timeout, the pool had no connection in time).
+    pub fn is_transient(&self) -> bool {
+        crate::timeouts::is_transient(self)
+    }
+}
+
 impl From<SqliteError> for auth_core::Error {
     fn from(e: SqliteError) -> Self {
         match e {
             SqliteError::EmailTaken => auth_core::Error::EmailTaken,
+            other if other.is_transient() => auth_core::Error::unavailable(other),
             other => auth_core::Error::storage(other),
         }
     }

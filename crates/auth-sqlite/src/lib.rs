@@ -18,10 +18,12 @@ mod convert;
 mod error;
 mod migrate;
 mod store;
+mod timeouts;
 
 pub use error::SqliteError;
 pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};
 pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
+pub use timeouts::SqliteTimeouts;
 
 /// Re-exported so users name the same driver and pool versions (`deadpool_sqlite::rusqlite`).
 pub use deadpool_sqlite;

@@ -1,7 +1,7 @@
 //! The HTTP API (ARCHITECTURE.md, "authd"): state, router and handlers.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use auth_core::{RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
@@ -14,15 +14,20 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::cors::{CorsPolicy, cors};
+use crate::deadline::{enforce_deadline, resolve_client};
 use crate::error::ApiError;
 use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
 use crate::metrics::{Metrics, error_label, rejection_label};
 use crate::oauth::{OAUTH_ROUTES, OAuth};
+use crate::proxy::TrustedProxies;
 use crate::ratelimit::{RateLimited, RateLimits};
+use crate::readiness::readyz;
+use crate::resilience::{ResilienceSettings, default_hash_slots};
+use crate::shedding::HashSlots;
 
 /// Every route of the API but the OAuth ones (see `oauth`), as matched (used as the
 /// `route` label of metrics).
-pub const ROUTES: [&str; 11] = [
+pub const ROUTES: [&str; 12] = [
     "/v1/auth/register",
     "/v1/auth/login",
     "/v1/auth/refresh",
@@ -33,6 +38,7 @@ pub const ROUTES: [&str; 11] = [
     "/v1/auth/revoke",
     "/v1/me",
     "/healthz",
+    "/readyz",
     "/metrics",
 ];
 
@@ -48,6 +54,12 @@ pub struct AppState<S> {
     pub oauth: Arc<OAuth>,
     /// The CORS allowlist.
     pub cors: Arc<CorsPolicy>,
+    /// The bound on concurrent password hashes (login, register).
+    pub hash_slots: HashSlots,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Deadline of every request (`None`: none).
+    pub request_timeout: Option<Duration>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -58,6 +70,9 @@ impl<S> Clone for AppState<S> {
             metrics: self.metrics.clone(),
             oauth: self.oauth.clone(),
             cors: self.cors.clone(),
+            hash_slots: self.hash_slots.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            request_timeout: self.request_timeout,
         }
     }
 }
@@ -92,7 +107,8 @@ impl<S: TokenStore> AuthState for AppState<S> {
 }
 
 impl<S: TokenStore> AppState<S> {
-    /// State over a service, with limiters and fresh metrics.
+    /// State over a service, with limiters, fresh metrics and the default
+    /// [`ResilienceSettings`] (see [`with_resilience`](Self::with_resilience)).
     pub fn new(service: TokenService<S>, limits: RateLimits) -> Self {
         Self {
             service,
@@ -100,6 +116,9 @@ impl<S: TokenStore> AppState<S> {
             metrics: Arc::new(Metrics::default()),
             oauth: Arc::new(OAuth::default()),
             cors: Arc::new(CorsPolicy::default()),
+            hash_slots: HashSlots::new(default_hash_slots(), Duration::from_secs(1)),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
+            request_timeout: None,
         }
     }
 
@@ -143,6 +162,15 @@ impl<S: TokenStore> AppState<S> {
         Ok(())
     }
 
+
+    /// The hashing bound, trusted proxies and request deadline of `settings`.
+    pub fn with_resilience(mut self, settings: &ResilienceSettings) -> Self {
+        self.hash_slots = HashSlots::new(settings.hash_slots, settings.hash_wait);
+        self.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
+        self.request_timeout = settings.request_timeout;
+        self
+    }
+
     pub(crate) fn limited(&self, refused: RateLimited) -> ApiError {
         self.metrics.rate_limited(refused.limiter);
         tracing::info!(
@@ -160,6 +188,8 @@ impl<S: TokenStore> AppState<S> {
 pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
     let metrics = state.metrics.clone();
     let cors_policy = state.cors.clone();
+    let proxies = state.trusted_proxies.clone();
+    let deadline = state.request_timeout;
     Router::new()
         .route("/v1/auth/register", post(register::<S>))
         .route("/v1/auth/login", post(login::<S>))
@@ -171,12 +201,15 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .route("/v1/auth/revoke", post(revoke::<S>))
         .route("/v1/me", get(me::<S>))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
         .route("/metrics", get(render_metrics::<S>))
         .merge(crate::oauth::routes::<S, _, _>(revoke::<S>))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(deadline, enforce_deadline))
+        .layer(middleware::from_fn_with_state(proxies, resolve_client))
         .layer(middleware::from_fn_with_state(cors_policy, cors))
         .layer(middleware::from_fn_with_state(metrics, observe))
 }
@@ -271,7 +304,10 @@ async fn register<S: TokenStore>(
         state.metrics.registration("rate_limited");
         return Err(state.limited(refused));
     }
-    match state.service.register(&body.email, &body.password).await {
+    let registered = state
+        .hash_slots
+        .run(state.service.register(&body.email, &body.password));
+    match registered.await {
         Ok(user_id) => {
             state.metrics.registration("success");
             tracing::info!(user = %user_id, "user registered");
@@ -300,7 +336,10 @@ async fn login<S: TokenStore>(
         state.metrics.login("rate_limited");
         return Err(state.limited(refused));
     }
-    match state.service.login(&account, &body.password, &client).await {
+    let logged_in = state
+        .hash_slots
+        .run(state.service.login(&account, &body.password, &client));
+    match logged_in.await {
         Ok(pair) => {
             state.metrics.login("success");
             tracing::info!(user = %pair.user_id, session = %pair.session_id, "login");

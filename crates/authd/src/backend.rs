@@ -6,6 +6,8 @@ use anyhow::bail;
 use auth_core::{TokenService, TokenStore};
 use time::OffsetDateTime;
 
+use crate::resilience::DatabaseTimeouts;
+
 /// The kinds of database a URL can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatabaseKind {
@@ -81,8 +83,11 @@ pub trait Backend: TokenStore + Sized {
     /// Display name.
     const NAME: &'static str;
 
-    /// Connects without migrating.
-    fn connect(url: &str) -> impl Future<Output = anyhow::Result<Self>> + Send;
+    /// Connects without migrating, every database call bounded by `timeouts`.
+    fn connect(
+        url: &str,
+        timeouts: DatabaseTimeouts,
+    ) -> impl Future<Output = anyhow::Result<Self>> + Send;
 
     /// Applies pending migrations; returns the versions applied.
     fn migrate_up(&self) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
@@ -110,9 +115,11 @@ pub type PushGuard = Box<dyn std::any::Any + Send + Sync>;
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use anyhow::Context as _;
-    use auth_sqlite::{SqliteMigrationState, SqliteTokenStore};
+    use auth_sqlite::{
+        DEFAULT_BUSY_TIMEOUT, SqliteMigrationState, SqliteTimeouts, SqliteTokenStore,
+    };
 
-    use super::{Backend, MigrationLine, sqlite_path};
+    use super::{Backend, DatabaseTimeouts, MigrationLine, sqlite_path};
 
     fn versions(v: Vec<i64>) -> Vec<String> {
         v.into_iter().map(|v| v.to_string()).collect()
@@ -121,9 +128,13 @@ mod sqlite {
     impl Backend for SqliteTokenStore {
         const NAME: &'static str = "SQLite";
 
-        async fn connect(url: &str) -> anyhow::Result<Self> {
+        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
             let path = sqlite_path(url)?;
-            SqliteTokenStore::connect(path)
+            let timeouts = SqliteTimeouts {
+                acquire: timeouts.acquire,
+                busy: timeouts.statement.unwrap_or(DEFAULT_BUSY_TIMEOUT),
+            };
+            SqliteTokenStore::connect_with_timeouts(path, timeouts)
                 .with_context(|| format!("opening SQLite database {path}"))
         }
 
@@ -173,10 +184,10 @@ mod postgres {
 
     use anyhow::Context as _;
     use auth_core::TokenService;
-    use auth_postgres::{MIGRATOR, PgRevocationListener, PgTokenStore};
+    use auth_postgres::{MIGRATOR, PgRevocationListener, PgTimeouts, PgTokenStore};
     use time::OffsetDateTime;
 
-    use super::{Backend, MigrationLine, PushGuard};
+    use super::{Backend, DatabaseTimeouts, MigrationLine, PushGuard};
 
     /// Applied migrations by version: checksum and time (none before the first run).
     async fn applied(
@@ -202,8 +213,12 @@ mod postgres {
     impl Backend for PgTokenStore {
         const NAME: &'static str = "PostgreSQL";
 
-        async fn connect(url: &str) -> anyhow::Result<Self> {
-            Ok(PgTokenStore::connect(url).await?)
+        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
+            let timeouts = PgTimeouts {
+                acquire: timeouts.acquire,
+                statement: timeouts.statement,
+            };
+            Ok(PgTokenStore::connect_with_timeouts(url, timeouts).await?)
         }
 
         async fn migrate_up(&self) -> anyhow::Result<Vec<String>> {
@@ -270,15 +285,19 @@ mod postgres {
 #[cfg(feature = "mysql")]
 mod mysql {
     use anyhow::Context as _;
-    use auth_mysql::MySqlTokenStore;
+    use auth_mysql::{MySqlOptions, MySqlTokenStore};
 
-    use super::{Backend, MigrationLine};
+    use super::{Backend, DatabaseTimeouts, MigrationLine};
 
     impl Backend for MySqlTokenStore {
         const NAME: &'static str = "MySQL";
 
-        async fn connect(url: &str) -> anyhow::Result<Self> {
-            Ok(MySqlTokenStore::connect(url).await?)
+        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
+            let mut options = MySqlOptions::new(url);
+            options.wait_timeout = timeouts.acquire;
+            options.connect_timeout = timeouts.acquire;
+            options.statement_timeout = timeouts.statement;
+            Ok(MySqlTokenStore::connect_with(&options).await?)
         }
 
         async fn migrate_up(&self) -> anyhow::Result<Vec<String>> {

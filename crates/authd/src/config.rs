@@ -13,6 +13,8 @@ use auth_core::{
 use serde::Deserialize;
 
 use crate::oauth::clients::{ClientRegistry, ClientSettings, valid_origin};
+use crate::proxy::TrustedProxies;
+use crate::resilience::{DatabaseTimeouts, ResilienceSettings};
 
 /// The key file created on first run when none is configured (development only).
 pub const DEV_KEY_FILE: &str = "./authd-dev-keys.json";
@@ -268,6 +270,46 @@ pub struct SettingsArgs {
     /// Apply pending migrations when `serve` starts [default: true]
     #[arg(long, global = true, env = "AUTHD_AUTO_MIGRATE", value_name = "BOOL", action = clap::ArgAction::Set)]
     pub auto_migrate: Option<bool>,
+    /// Longest wait for a database connection from the pool [default: 2s]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_DB_ACQUIRE_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub db_acquire_timeout: Option<Span>,
+    /// Server-side statement timeout (SQLite: busy timeout); `off` keeps the
+    /// database's own [default: 5s]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_DB_STATEMENT_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub db_statement_timeout: Option<Span>,
+    /// Deadline of every request, answered 503 past it; `off` disables [default: 10s]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_REQUEST_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub request_timeout: Option<Span>,
+    /// Password hashes computed at once (login, register) [default: number of cores]
+    #[arg(long, global = true, env = "AUTHD_HASH_CONCURRENCY", value_name = "N")]
+    pub hash_concurrency: Option<usize>,
+    /// How long a login waits for a hashing slot before 503 [default: 1s]
+    #[arg(long, global = true, env = "AUTHD_HASH_WAIT", value_name = "DURATION")]
+    pub hash_wait: Option<Span>,
+    /// Reverse proxies (addresses or CIDRs, comma-separated) whose `Forwarded` /
+    /// `X-Forwarded-For` names the client; from others these headers are ignored [default: none]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_TRUSTED_PROXIES",
+        value_name = "CIDRS"
+    )]
+    pub trusted_proxies: Option<TrustedProxies>,
     /// TESTING ONLY: PBKDF2 rounds for new password hashes. Never lower this in
     /// production; hashes with fewer rounds than the default are upgraded on login
     /// once it is raised again [default: 600000]
@@ -370,6 +412,8 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// PBKDF2 rounds for new hashes (lower only in tests).
     pub pbkdf2_rounds: u32,
+    /// Database time limits, request deadline, hashing bound, trusted proxies.
+    pub resilience: ResilienceSettings,
 }
 
 impl Default for Settings {
@@ -398,6 +442,7 @@ impl Default for Settings {
             log: "info".to_owned(),
             auto_migrate: true,
             pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS,
+            resilience: ResilienceSettings::default(),
         }
     }
 }
@@ -456,12 +501,19 @@ impl SettingsArgs {
             log_format,
             log,
             auto_migrate,
-            pbkdf2_rounds
+            pbkdf2_rounds,
+            db_acquire_timeout,
+            db_statement_timeout,
+            request_timeout,
+            hash_concurrency,
+            hash_wait,
+            trusted_proxies
         )
     }
 
     fn into_settings(self) -> anyhow::Result<Settings> {
         let d = Settings::default();
+        let resilience = self.resilience(&d.resilience);
         let r = d.rate_limits;
         let bind = self.bind.unwrap_or(d.bind);
         let environment = self.environment.unwrap_or(d.environment);
@@ -520,7 +572,28 @@ impl SettingsArgs {
             log: self.log.unwrap_or(d.log),
             auto_migrate: self.auto_migrate.unwrap_or(d.auto_migrate),
             pbkdf2_rounds: self.pbkdf2_rounds.unwrap_or(d.pbkdf2_rounds),
+            resilience,
         })
+    }
+
+    fn resilience(&self, d: &ResilienceSettings) -> ResilienceSettings {
+        ResilienceSettings {
+            database: DatabaseTimeouts {
+                acquire: self.db_acquire_timeout.map_or(d.database.acquire, |s| s.0),
+                statement: self
+                    .db_statement_timeout
+                    .map_or(d.database.statement, Span::non_zero),
+            },
+            request_timeout: self
+                .request_timeout
+                .map_or(d.request_timeout, Span::non_zero),
+            hash_slots: self.hash_concurrency.unwrap_or(d.hash_slots),
+            hash_wait: self.hash_wait.map_or(d.hash_wait, |s| s.0),
+            trusted_proxies: self
+                .trusted_proxies
+                .clone()
+                .unwrap_or_else(|| d.trusted_proxies.clone()),
+        }
     }
 }
 

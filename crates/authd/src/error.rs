@@ -152,6 +152,19 @@ impl ApiError {
         }
     }
 
+    /// 503 `temporarily_unavailable` with `Retry-After: 1`: the database is out of
+    /// reach or the service is shedding load; the same request may succeed shortly.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after: Some(Duration::from_secs(1)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is temporarily unavailable; retry later",
+            )
+        }
+    }
+
     /// 500 without details (they go to the log).
     pub fn server_error() -> Self {
         Self::new(
@@ -194,6 +207,14 @@ impl From<auth_core::Error> for ApiError {
                 "this email is already registered",
             ),
             E::NotFound => ApiError::not_found(),
+            E::Overloaded => {
+                tracing::info!("login shed: no password-hashing slot free in time");
+                ApiError::unavailable()
+            }
+            unavailable @ E::Unavailable(_) => {
+                tracing::warn!(error = %ErrorChain(&unavailable), "storage unavailable");
+                ApiError::unavailable()
+            }
             other => {
                 tracing::error!(error = %ErrorChain(&other), "request failed");
                 ApiError::server_error()

@@ -16,8 +16,9 @@ pub use auth_axum::{AuthOutcome, AuthState, Authenticated};
 
 use crate::error::ApiError;
 
-/// Who is calling: the socket's peer address and the `User-Agent`. `X-Forwarded-For`
-/// is ignored; behind a proxy every client has the proxy's address.
+/// Who is calling: the client address and the `User-Agent`. The address is the
+/// socket's peer, or, when the peer is a configured trusted proxy, the client its
+/// `Forwarded` / `X-Forwarded-For` header names (see `TrustedProxies`).
 #[derive(Debug, Clone, Default)]
 pub struct ClientContext(pub ClientInfo);
 
@@ -25,10 +26,13 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientContext {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_canonical());
+        let ip = match parts.extensions.get::<crate::deadline::ResolvedClient>() {
+            Some(resolved) => Some(resolved.0),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_canonical()),
+        };
         let user_agent = parts
             .headers
             .get(USER_AGENT)

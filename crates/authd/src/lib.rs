@@ -11,13 +11,18 @@ mod backend;
 pub mod cli;
 mod config;
 mod cors;
+mod deadline;
 mod error;
 mod extract;
 mod keyfile;
 mod metrics;
 mod oauth;
+mod proxy;
 mod ratelimit;
+mod readiness;
+mod resilience;
 mod server;
+mod shedding;
 
 pub use app::{AppState, ROUTES, router};
 pub use backend::{Backend, DatabaseKind, MigrationLine, PushGuard, redact, sqlite_path};
@@ -36,5 +41,8 @@ pub use oauth::OAuth;
 pub use oauth::clients::{
     Client, ClientRegistry, ClientSettings, GrantType, generate_client_secret,
 };
+pub use proxy::TrustedProxies;
 pub use ratelimit::{RateLimited, RateLimits};
+pub use resilience::{DatabaseTimeouts, ResilienceSettings, default_hash_slots};
 pub use server::{app_state, build_service, serve, shutdown_signal};
+pub use shedding::HashSlots;

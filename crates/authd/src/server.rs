@@ -46,6 +46,7 @@ pub fn app_state<S: TokenStore>(service: TokenService<S>, settings: &Settings) -
         clients: settings.clients.clone(),
     };
     AppState::new(service, RateLimits::new(&settings.rate_limits)).with_oauth(oauth, cors)
+        .with_resilience(&settings.resilience)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight

@@ -9,6 +9,8 @@ mod load;
 mod slot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wycheproof;
 
 use std::collections::HashMap;
 use std::fmt;
