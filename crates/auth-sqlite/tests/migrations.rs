@@ -12,6 +12,16 @@ const TABLES: [&str; 5] = [
     "audit_logs",
 ];
 
+/// The table each migration creates or changes, by version (index `version - 1`).
+const MIGRATION_TABLES: [&str; 6] = [
+    "users",
+    "refresh_tokens",
+    "revoked_tokens",
+    "auth_user_tokens",
+    "audit_logs",
+    "refresh_tokens",
+];
+
 fn temp_store() -> (TempDir, SqliteTokenStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = SqliteTokenStore::connect(dir.path().join("auth.db")).expect("pool");
@@ -67,7 +77,7 @@ fn all_versions() -> Vec<i64> {
 async fn up_on_an_empty_file_creates_every_table() {
     let (dir, store) = temp_store();
     let status = store.migration_status().await.unwrap();
-    assert_eq!(status.len(), 5);
+    assert_eq!(status.len(), MIGRATION_TABLES.len());
     assert!(
         status
             .iter()
@@ -96,6 +106,7 @@ async fn up_on_an_empty_file_creates_every_table() {
         "auth_user_tokens_expires_at_idx",
         "audit_logs_user_id_created_at_idx",
         "audit_logs_event_type_created_at_idx",
+        "refresh_tokens_live_session_key",
     ] {
         assert!(indexes.iter().any(|i| i == index), "index {index} missing");
     }
@@ -117,7 +128,8 @@ async fn status_reports_each_version() {
             (2, "refresh_tokens"),
             (3, "revoked_tokens"),
             (4, "auth_user_tokens"),
-            (5, "audit_logs")
+            (5, "audit_logs"),
+            (6, "one_live_refresh_token_per_session")
         ]
     );
     assert!(
@@ -126,7 +138,7 @@ async fn status_reports_each_version() {
             .all(|s| s.state == SqliteMigrationState::Applied && s.applied_at.is_some())
     );
 
-    store.migrate_down(2).await.unwrap();
+    store.migrate_down(3).await.unwrap();
     let states: Vec<SqliteMigrationState> = store
         .migration_status()
         .await
@@ -135,7 +147,10 @@ async fn status_reports_each_version() {
         .map(|s| s.state)
         .collect();
     use SqliteMigrationState::{Applied, Pending};
-    assert_eq!(states, [Applied, Applied, Applied, Pending, Pending]);
+    assert_eq!(
+        states,
+        [Applied, Applied, Applied, Pending, Pending, Pending]
+    );
 }
 
 #[tokio::test]
@@ -185,9 +200,9 @@ async fn down_to_zero_and_up_again() {
 async fn each_down_removes_exactly_its_tables() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
-    // Migration n creates TABLES[n - 1]; reverting them one at a time removes one
-    // table and its indexes each time and leaves the others intact.
-    for n in (1..=TABLES.len()).rev() {
+    // Migration n creates or changes MIGRATION_TABLES[n - 1]; reverting them one at a
+    // time removes only that table's objects each time and leaves the others intact.
+    for n in (1..=MIGRATION_TABLES.len()).rev() {
         let before = schema(&store).await;
         assert_eq!(store.migrate_down(1).await.unwrap(), vec![n as i64]);
         let after = schema(&store).await;
@@ -195,9 +210,10 @@ async fn each_down_removes_exactly_its_tables() {
         assert!(!removed.is_empty());
         for (_, name, sql) in &removed {
             assert!(
-                name == TABLES[n - 1] || sql.contains(&format!("ON {} (", TABLES[n - 1])),
+                name == MIGRATION_TABLES[n - 1]
+                    || sql.contains(&format!("ON {} (", MIGRATION_TABLES[n - 1])),
                 "down {n} removed {name}, which is not part of {}",
-                TABLES[n - 1]
+                MIGRATION_TABLES[n - 1]
             );
         }
         assert!(
@@ -212,12 +228,12 @@ async fn each_down_removes_exactly_its_tables() {
 async fn down_to_a_version_keeps_it() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
-    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![5, 4]);
+    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![6, 5, 4]);
     assert_eq!(
         tables(&store).await,
         ["refresh_tokens", "revoked_tokens", "users"]
     );
-    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5]);
+    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5, 6]);
 }
 
 #[tokio::test]
@@ -305,5 +321,5 @@ async fn concurrent_openers_migrate_once() {
         open.await.unwrap().expect("every opener succeeds");
     }
     let store = SqliteTokenStore::connect(&path).unwrap();
-    assert_eq!(applied_rows(&store).await.len(), 5);
+    assert_eq!(applied_rows(&store).await.len(), MIGRATION_TABLES.len());
 }
