@@ -16,19 +16,30 @@ label=org.auth-tokens.test-database
 leftovers() { docker ps -aq --filter "label=$label"; }
 sweep() {
     local ids
-    ids=$(leftovers)
+    ids=$(leftovers 2>/dev/null) || return 0
     if [ -n "$ids" ]; then
         # shellcheck disable=SC2086 # one id per word
         docker rm -f -v $ids >/dev/null
     fi
 }
 
+# A dockerd this step starts is stopped again at its end.
+engine_was_running=false
+if docker info >/dev/null 2>&1; then engine_was_running=true; fi
+finish() {
+    sweep
+    if [ "$engine_was_running" = false ] && [ -s /var/run/docker.pid ]; then
+        kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+    fi
+}
+trap finish EXIT
+
 started=$SECONDS
-mapfile -t images < <(bash scripts/test-containers.sh)
-echo "containers: engine and images ready in $((SECONDS - started)) s: ${images[*]}"
+# Fails this step (set -e) if the engine cannot start or an image cannot be built.
+images=$(bash scripts/test-containers.sh)
+echo "containers: engine and images ready in $((SECONDS - started)) s: ${images//$'\n'/ }"
 prefix=${AUTH_TEST_IMAGE_PREFIX:-auth-tokens-test}
 sweep
-trap sweep EXIT
 
 export AUTH_TEST_DATABASES=containers
 unset AUTH_TEST_POSTGRES_URL AUTH_TEST_MYSQL_URL
@@ -63,6 +74,10 @@ run_suites() {
     while read -r crate_of suite executable; do
         if [ "$crate_of" != "$crate" ] || [[ " $suites " != *" $suite "* ]]; then
             continue
+        fi
+        if [ ! -x "$executable" ]; then
+            echo "containers: error: $executable is gone (deleted after the build?)" >&2
+            exit 1
         fi
         t0=$SECONDS
         (cd "crates/$crate" && env "$variable=$image" "$executable")
