@@ -1,4 +1,5 @@
-//! Finding a PostgreSQL or MySQL server for the tests, once per test process.
+//! Finding a PostgreSQL or MySQL server for the tests, once per test process (see
+//! ARCHITECTURE.md, "Harness").
 //!
 //! `AUTH_TEST_DATABASES` chooses where servers come from ([`Mode`]):
 //! - `auto` (default): `AUTH_TEST_POSTGRES_URL` / `AUTH_TEST_MYSQL_URL` if set, else the
