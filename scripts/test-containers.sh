@@ -92,6 +92,10 @@ base_rootfs() {
         mkdir -p "$workdir"
         log "debootstrap bookworm (minbase) from $(mirror)"
         debootstrap --variant=minbase bookworm "$base" "$(mirror)" >&2
+        # Installs take this machine's apt sources (bookworm-updates and -security too).
+        rm -f "$base/etc/apt/sources.list"
+        cp -a /etc/apt/sources.list.d/. "$base/etc/apt/sources.list.d/"
+        if [ -f /etc/apt/sources.list ]; then cp /etc/apt/sources.list "$base/etc/apt/"; fi
         # No service may start inside the chroot while packages install.
         printf '#!/bin/sh\nexit 101\n' >"$base/usr/sbin/policy-rc.d"
         chmod +x "$base/usr/sbin/policy-rc.d"
