@@ -42,6 +42,8 @@ prefix=${AUTH_TEST_IMAGE_PREFIX:-auth-tokens-test}
 sweep
 
 export AUTH_TEST_DATABASES=containers
+# Published ports are reached on loopback (dockerd runs on this machine).
+export AUTH_TEST_CONTAINER_HOST=127.0.0.1
 unset AUTH_TEST_POSTGRES_URL AUTH_TEST_MYSQL_URL
 
 # The conformance suite, the migration tests and the store-level contract tests

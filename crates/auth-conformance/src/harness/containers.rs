@@ -73,7 +73,12 @@ async fn start<I: Image + 'static>(
         .await
         .map_err(|e| format!("starting a container from {image} failed: {e}"))?;
     let started = async {
-        let host = container.get_host().await?.to_string();
+        // testcontainers answers the bridge gateway when it thinks it runs inside a
+        // container; AUTH_TEST_CONTAINER_HOST (CI: 127.0.0.1) keeps to loopback.
+        let host = match std::env::var("AUTH_TEST_CONTAINER_HOST") {
+            Ok(host) if !host.is_empty() => host,
+            _ => container.get_host().await?.to_string(),
+        };
         let port = container.get_host_port_ipv4(port).await?;
         Ok::<_, testcontainers::TestcontainersError>(Started { host, port })
     }
