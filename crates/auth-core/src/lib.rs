@@ -7,6 +7,8 @@ mod cleanup;
 mod clock;
 mod error;
 mod keys;
+#[cfg(any(test, feature = "memory"))]
+mod memory;
 mod password;
 mod refresh;
 mod revocation;
@@ -21,6 +23,8 @@ pub use cleanup::{CleanupPolicy, CleanupReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, RefreshRejection, Result, TokenRejection};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
+#[cfg(any(test, feature = "memory"))]
+pub use memory::{MemoryError, MemoryStore, MemoryTables, MemoryUser};
 pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{

@@ -23,6 +23,8 @@ mod rows;
 mod schema;
 mod statements;
 mod store;
+#[cfg(feature = "test-util")]
+mod test_util;
 
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};
@@ -31,3 +33,5 @@ pub use pool::{
     MySqlPooledConnection, build_pool, establish,
 };
 pub use store::MySqlTokenStore;
+#[cfg(feature = "test-util")]
+pub use test_util::TestDb;

@@ -9,6 +9,8 @@ mod listener;
 mod refresh;
 mod statements;
 mod store;
+#[cfg(feature = "test-util")]
+mod test_util;
 mod users;
 
 pub use cleanup::PgCleanupStats;
@@ -16,3 +18,5 @@ pub use error::PgError;
 pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
 pub use statements::PgStatements;
 pub use store::{MIGRATOR, PgTokenStore};
+#[cfg(feature = "test-util")]
+pub use test_util::TestDb;

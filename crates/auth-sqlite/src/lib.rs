@@ -18,10 +18,14 @@ mod convert;
 mod error;
 mod migrate;
 mod store;
+#[cfg(feature = "test-util")]
+mod test_util;
 
 pub use error::SqliteError;
 pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};
 pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
+#[cfg(feature = "test-util")]
+pub use test_util::TestDb;
 
 /// Re-exported so users name the same driver and pool versions (`deadpool_sqlite::rusqlite`).
 pub use deadpool_sqlite;
