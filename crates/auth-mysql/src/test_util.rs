@@ -1,5 +1,5 @@
 //! [`TestDb`]: the conformance suite's [`TestDatabase`] on the test MySQL server
-//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite"). Each test gets a
+//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite and harness"). Each test gets a
 //! database of its own on the server the conformance harness resolves
 //! (`AUTH_TEST_MYSQL_URL`, the local default, or a testcontainers `mysql:8.4`), dropped
 //! at teardown, or when a failed test drops it.

@@ -1,5 +1,5 @@
 //! [`TestDb`]: the conformance suite's [`TestDatabase`] on the test PostgreSQL server
-//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite"). Each test gets a
+//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite and harness"). Each test gets a
 //! database of its own on the server the conformance harness resolves (env URL, local
 //! default, testcontainers, else a loud failure), dropped `WITH (FORCE)` at teardown.
 

@@ -1,5 +1,5 @@
 //! [`TestDb`]: the conformance suite's [`TestDatabase`] over a temporary SQLite file
-//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite").
+//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite and harness").
 
 use std::path::PathBuf;
 

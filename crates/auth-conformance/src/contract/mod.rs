@@ -1,5 +1,5 @@
 //! The store-level contract scenarios: the store traits called directly, with the
-//! exact rows they must leave behind (see ARCHITECTURE.md, "Conformance suite").
+//! exact rows they must leave behind (see ARCHITECTURE.md, "Conformance suite and harness").
 //!
 //! Like [`scenarios`](crate::scenarios), one `pub async fn` per rule, generic over the
 //! backend's [`TestDatabase`](crate::TestDatabase), expanded by

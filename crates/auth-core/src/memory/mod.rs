@@ -1,5 +1,5 @@
 //! [`MemoryStore`]: the reference implementation of the store traits, in process
-//! memory (see ARCHITECTURE.md, "MemoryStore").
+//! memory (see ARCHITECTURE.md, "MemoryStore and test-util").
 //!
 //! Every operation takes one lock for its whole duration, so each is atomic and they are
 //! linearisable: of N concurrent rotations of one token exactly one wins because the
@@ -9,6 +9,8 @@
 //! is changed, so a refused operation writes nothing.
 
 mod state;
+#[cfg(test)]
+mod tests;
 mod traits;
 
 use std::sync::{Arc, Mutex, MutexGuard};
