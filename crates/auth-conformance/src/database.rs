@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use auth_core::TokenStore;
+use auth_core::time::OffsetDateTime;
+use auth_core::{NewRefreshToken, TokenStore};
 
 /// Logical tables, mapped by each backend to its own table (and row filter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,29 @@ pub trait TestDatabase: Sized + Send + Sync + 'static {
     /// can prove a secret appears nowhere.
     fn dump_cells(&self) -> impl Future<Output = Vec<Vec<u8>>> + Send;
 
+    /// Every timestamp cell of every table the flows write (not the migration
+    /// bookkeeping), decoded with the backend's own driver, NULLs left out.
+    fn dump_timestamps(&self) -> impl Future<Output = Vec<TimestampCell>> + Send;
+
+    /// Inserts `token` as a live refresh-token row with the backend's own driver,
+    /// bypassing the store's code, and says whether the database accepted it (the
+    /// error text if not). The schema's own constraints are what is being tested.
+    fn insert_refresh_token_row(
+        &self,
+        token: &NewRefreshToken,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
     /// Drops the database.
     fn teardown(self) -> impl Future<Output = ()> + Send;
+}
+
+/// One stored timestamp: where it is and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampCell {
+    /// The table, as the backend names it.
+    pub table: String,
+    /// The column, as the backend names it.
+    pub column: String,
+    /// The stored instant.
+    pub value: OffsetDateTime,
 }

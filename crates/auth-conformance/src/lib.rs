@@ -1,15 +1,22 @@
 //! The shared behaviour suite every auth-tokens storage backend must pass.
 //!
-//! Each scenario is a plain `pub async fn` in [`scenarios`] taking a [`TestDatabase`];
-//! a backend's test file implements [`TestDatabase`] (a fresh, migrated database per
-//! test) and invokes [`conformance_tests!`], which expands to one `#[tokio::test]` per
-//! scenario so each failure is reported by name. The backend crate needs `tokio` (with
-//! `macros` and `rt-multi-thread`) as a dev-dependency.
+//! Each scenario is a plain `pub async fn` taking a [`TestDatabase`]: the service-level
+//! ones in [`scenarios`], the store-level contract in [`contract`]. A backend exports
+//! its [`TestDatabase`] (a fresh, migrated database per test) behind its `test-util`
+//! feature, and its test file invokes [`conformance_tests!`], which expands to one
+//! `#[tokio::test]` per scenario so each failure is reported by name. The backend crate
+//! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+//! [`MemoryTestDb`] runs the same suite on auth-core's `MemoryStore`.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod contract;
 mod database;
 pub mod fixtures;
 pub mod harness;
+mod memory;
 pub mod scenarios;
+mod url;
 
-pub use database::{Table, TestDatabase};
+pub use database::{Table, TestDatabase, TimestampCell};
+pub use memory::MemoryTestDb;
+pub use url::database_url;

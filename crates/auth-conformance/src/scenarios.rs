@@ -1395,7 +1395,7 @@ pub async fn start_session_with_app_claims<D: TestDatabase>(db: &D) {
 #[macro_export]
 macro_rules! conformance_tests {
     ($db:ty) => {
-        $crate::conformance_tests!(@each $db;
+        $crate::conformance_tests!(@each $db; scenarios;
             authenticate_stateless,
             authenticate_user_state,
             denylist_by_jti_and_session,
@@ -1427,13 +1427,32 @@ macro_rules! conformance_tests {
             start_session_with_app_claims,
             password_change_logs_out_everywhere,
         );
+        $crate::conformance_tests!(@each $db; contract;
+            records_round_trip_exactly,
+            email_taken_is_its_own_error,
+            audit_is_newest_first_and_filters_by_user,
+            concurrent_rotations_have_exactly_one_winner,
+            concurrent_grace_reexchanges_have_exactly_one_winner,
+            mixed_strict_and_grace_rotations_stay_all_or_nothing,
+            rotating_a_dead_token_writes_nothing,
+            grace_reexchange_spends_the_predecessor_budget,
+            a_grace_reexchange_of_a_retired_current_writes_nothing,
+            a_revocation_racing_rotations_leaves_no_live_token,
+            a_failure_midway_writes_nothing,
+            revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event,
+            revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_valid_after,
+            set_user_active_writes_a_user_event_only_for_known_users,
+            revoke_access_token_is_idempotent,
+            revocation_events_follow_the_cursor_and_the_recheck_window,
+            cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
+        );
     };
-    (@each $db:ty; $($scenario:ident),* $(,)?) => {
+    (@each $db:ty; $module:ident; $($scenario:ident),* $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $scenario() {
                 let db = <$db as $crate::TestDatabase>::create().await;
-                $crate::scenarios::$scenario(&db).await;
+                $crate::$module::$scenario(&db).await;
                 $crate::TestDatabase::teardown(db).await;
             }
         )*

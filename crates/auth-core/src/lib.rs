@@ -9,6 +9,8 @@ mod commands;
 mod error;
 mod grant;
 mod keys;
+#[cfg(any(test, feature = "memory"))]
+mod memory;
 mod password;
 mod refresh;
 mod revocation;
@@ -27,6 +29,8 @@ pub use commands::{
 pub use error::{Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
+#[cfg(any(test, feature = "memory"))]
+pub use memory::{MemoryError, MemoryStore, MemoryTables, MemoryUser};
 pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
     identify_password_hash,

@@ -24,6 +24,8 @@ mod schema;
 mod statements;
 mod store;
 mod transient;
+#[cfg(feature = "test-util")]
+mod test_util;
 
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};
@@ -32,3 +34,5 @@ pub use pool::{
     MySqlPooledConnection, build_pool, establish,
 };
 pub use store::MySqlTokenStore;
+#[cfg(feature = "test-util")]
+pub use test_util::TestDb;

@@ -1,15 +1,13 @@
 //! The schema's life: seed 000's table exactly, the in-place legacy upgrade with real
 //! signed JWTs, down to zero and up again, re-runs that do nothing.
 
-mod common;
-
 use auth_conformance::TestDatabase;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
     ClientInfo, Error, KeyMaterial, Keyring, KeyringSpec, ManualClock, RevocationMode,
     SigningAlgorithm, TokenRejection, TokenService, TokenServiceConfig,
 };
-use common::MySqlTestDb;
+use auth_mysql::TestDb;
 use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
@@ -28,7 +26,7 @@ const AUDIENCE: &str = "legacy-api";
 /// `(name, type, nullable, default, extra, comment)` of a table's columns, normalised
 /// across MySQL and MariaDB spellings.
 async fn columns(
-    db: &MySqlTestDb,
+    db: &TestDb,
     table: &str,
 ) -> Vec<(String, String, String, String, String, String)> {
     let mut conn = db.raw().await;
@@ -119,7 +117,7 @@ fn seed_columns() -> Vec<(String, String, String, String, String, String)> {
 }
 
 /// `SHOW CREATE TABLE` of every table, for before/after comparisons.
-async fn schema(db: &MySqlTestDb) -> Vec<String> {
+async fn schema(db: &TestDb) -> Vec<String> {
     let mut conn = db.raw().await;
     let mut out = Vec::new();
     for table in db.tables().await {
@@ -142,7 +140,7 @@ async fn schema(db: &MySqlTestDb) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_one_is_seed_000_exactly() {
-    let db = MySqlTestDb::create_empty().await;
+    let db = TestDb::create_unmigrated().await;
     let applied = db
         .store()
         .run_next_migrations(1)
@@ -163,7 +161,7 @@ async fn migration_one_is_seed_000_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_one_adopts_a_table_the_knex_migration_made() {
-    let db = MySqlTestDb::create_empty().await;
+    let db = TestDb::create_unmigrated().await;
     let mut conn = db.raw().await;
     // What the original 20240227010724_MET-14854.js left behind, with a row in it.
     conn.query_drop(
@@ -241,7 +239,7 @@ impl Legacy {
         .expect("sign")
     }
 
-    fn service(&self, db: &MySqlTestDb) -> TokenService<auth_mysql::MySqlTokenStore> {
+    fn service(&self, db: &TestDb) -> TokenService<auth_mysql::MySqlTokenStore> {
         let mut cfg = TokenServiceConfig::new(ISSUER, AUDIENCE);
         cfg.revocation_mode = RevocationMode::Allowlist;
         TokenService::builder(
@@ -261,7 +259,7 @@ fn sha256(text: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_rows_are_hashed_cleared_and_keep_authenticating() {
-    let db = MySqlTestDb::create_empty().await;
+    let db = TestDb::create_unmigrated().await;
     db.store()
         .run_next_migrations(1)
         .await
@@ -463,7 +461,7 @@ async fn legacy_rows_are_hashed_cleared_and_keep_authenticating() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_to_zero_and_up_again() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let migrated = schema(&db).await;
     // Data in every table, legacy-shaped rows included.
     let legacy = Legacy::new();
@@ -566,7 +564,7 @@ async fn down_to_zero_and_up_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rerunning_migrations_is_a_no_op() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let legacy = Legacy::new();
     let svc = legacy.service(&db);
     let uid = svc

@@ -2,16 +2,14 @@
 //! than their column are refused before they reach the database (and change nothing),
 //! values that just fit round-trip exactly, lookups compare bytes.
 
-mod common;
-
 use auth_conformance::TestDatabase;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
     AccessTokenEntry, AccessTokenStore, AuditEvent, AuditKind, AuditLog, Error, NewRefreshToken,
     NewUser, RefreshToken, RefreshTokenStore, Rotation, SessionId, TokenId, UserDirectory, UserId,
 };
+use auth_mysql::TestDb;
 use auth_mysql::{MySqlOptions, MySqlTokenStore};
-use common::MySqlTestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
@@ -51,7 +49,7 @@ fn assert_strict(s: &Session) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pooled_connection_is_strict_and_utc() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let mut options = MySqlOptions::new(db.url());
     options.max_connections = 4;
     let store = MySqlTokenStore::connect_with(&options)
@@ -141,7 +139,7 @@ fn assert_refused<T: std::fmt::Debug>(result: auth_core::Result<T>, field: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_long_values_are_refused_and_change_nothing() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let store = db.store();
     let at = now();
     let uid = store
@@ -275,7 +273,7 @@ async fn over_long_values_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_that_just_fit_round_trip_exactly() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let store = db.store();
     let at = now();
     // 254 bytes of email, 255 characters of PHC string.
@@ -337,7 +335,7 @@ async fn values_that_just_fit_round_trip_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_compare_bytes_not_collations() {
-    let db = MySqlTestDb::create().await;
+    let db = TestDb::create().await;
     let store = db.store();
     let at = now();
     let uid = store

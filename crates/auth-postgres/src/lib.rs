@@ -10,6 +10,8 @@ mod refresh;
 mod statements;
 mod store;
 mod timeouts;
+#[cfg(feature = "test-util")]
+mod test_util;
 mod users;
 
 pub use cleanup::PgCleanupStats;
@@ -18,3 +20,5 @@ pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
 pub use statements::PgStatements;
 pub use store::{MIGRATOR, PgTokenStore};
 pub use timeouts::PgTimeouts;
+#[cfg(feature = "test-util")]
+pub use test_util::TestDb;

@@ -1,14 +1,12 @@
 //! The batched cleanup against a real PostgreSQL: keyset batches across equal keys,
 //! every rule at once, and the per-batch durability setting staying inside its batch.
 
-mod common;
-
 use auth_conformance::TestDatabase;
 use auth_core::{
     AccessTokenEntry, AccessTokenStore, CleanupPolicy, NewUser, SessionId, UserDirectory,
 };
 use auth_postgres::PgTokenStore;
-use common::PgTestDb;
+use auth_postgres::TestDb;
 use time::{Duration, OffsetDateTime};
 
 fn now() -> OffsetDateTime {
@@ -42,7 +40,7 @@ async fn count(store: &PgTokenStore, sql: &'static str) -> i64 {
 
 #[tokio::test]
 async fn batches_walk_every_rule_across_equal_keys() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let store = db.store();
     let user = store
         .create_user(&NewUser {
@@ -148,7 +146,7 @@ async fn batches_walk_every_rule_across_equal_keys() {
 /// connections it used still commit synchronously afterwards.
 #[tokio::test]
 async fn the_durability_setting_never_leaks_to_pooled_connections() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let one_connection = PgTokenStore::new(
         PgTokenStore::pool_options()
             .max_connections(1)

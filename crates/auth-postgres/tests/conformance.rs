@@ -1,8 +1,4 @@
 //! The shared auth-tokens conformance suite against a real PostgreSQL, one fresh
 //! database per scenario.
 
-mod common;
-
-use common::PgTestDb;
-
-auth_conformance::conformance_tests!(PgTestDb);
+auth_conformance::conformance_tests!(auth_postgres::TestDb);

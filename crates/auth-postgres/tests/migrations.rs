@@ -1,12 +1,10 @@
 //! The embedded migrations against a real PostgreSQL: up on an empty database, down to
 //! zero and up again, re-running up changes nothing, and the seed-003 cleanup function.
 
-mod common;
-
 use auth_conformance::TestDatabase;
 use auth_core::{Cleanup, CleanupPolicy, RefreshTokenStore, UserDirectory};
+use auth_postgres::TestDb;
 use auth_postgres::{MIGRATOR, PgTokenStore};
-use common::PgTestDb;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
@@ -68,7 +66,7 @@ async fn applied_versions(pool: &PgPool) -> Vec<i64> {
 
 #[tokio::test]
 async fn up_on_an_empty_database_creates_the_schema() {
-    let db = PgTestDb::create_unmigrated().await;
+    let db = TestDb::create_unmigrated().await;
     let pool = db.store().pool().clone();
     assert!(public_tables(&pool).await.is_empty());
 
@@ -106,7 +104,7 @@ async fn up_on_an_empty_database_creates_the_schema() {
 
 #[tokio::test]
 async fn down_to_zero_removes_everything_and_up_again_restores_it() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let pool = db.store().pool().clone();
     let migrated = schema(&pool).await;
     // Some data, so the downs are tested against a database in use.
@@ -141,7 +139,7 @@ async fn down_to_zero_removes_everything_and_up_again_restores_it() {
 
 #[tokio::test]
 async fn each_down_reverts_only_its_own_up() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let pool = db.store().pool().clone();
     let ups: Vec<i64> = MIGRATOR
         .iter()
@@ -166,7 +164,7 @@ async fn each_down_reverts_only_its_own_up() {
 
 #[tokio::test]
 async fn rerunning_up_changes_nothing() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let pool = db.store().pool().clone();
     let user = db
         .store()
@@ -284,7 +282,7 @@ async fn seed_cleanup_rows(store: &PgTokenStore) -> i64 {
 
 #[tokio::test]
 async fn the_seed_cleanup_function_returns_the_number_of_rows_removed() {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let pool = db.store().pool().clone();
     assert_eq!(
         sqlx::query_scalar::<_, i32>("SELECT cleanup_expired_refresh_tokens(30)")
@@ -336,8 +334,8 @@ async fn the_seed_cleanup_function_returns_the_number_of_rows_removed() {
 
 #[tokio::test]
 async fn the_function_and_the_batched_store_cleanup_remove_the_same_rows() {
-    let a = PgTestDb::create().await;
-    let b = PgTestDb::create().await;
+    let a = TestDb::create().await;
+    let b = TestDb::create().await;
     let doomed_a = seed_cleanup_rows(&a.store()).await;
     let doomed_b = seed_cleanup_rows(&b.store()).await;
     assert_eq!(doomed_a, doomed_b);
@@ -358,7 +356,7 @@ async fn the_function_and_the_batched_store_cleanup_remove_the_same_rows() {
 
     assert_eq!(i64::from(by_function), doomed_a);
     assert_eq!(report.refresh_tokens as i64, doomed_b);
-    let remaining = |db: &PgTestDb| {
+    let remaining = |db: &TestDb| {
         let pool = db.store().pool().clone();
         async move {
             sqlx::query_scalar::<_, String>(

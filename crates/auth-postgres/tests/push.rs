@@ -3,8 +3,6 @@
 //! push (or the listener's cursor sync after a reconnect) can explain a revocation
 //! becoming visible.
 
-mod common;
-
 use std::time::{Duration as StdDuration, Instant};
 
 use auth_conformance::TestDatabase;
@@ -12,8 +10,8 @@ use auth_core::{
     ClientInfo, Error, Keyring, KeyringSpec, PasswordPolicy, RevocationMode, SigningAlgorithm,
     TokenRejection, TokenService, TokenServiceConfig,
 };
+use auth_postgres::TestDb;
 use auth_postgres::{PgRevocationListener, PgTokenStore};
-use common::PgTestDb;
 use time::Duration;
 
 fn service(store: PgTokenStore, spec: &KeyringSpec) -> TokenService<PgTokenStore> {
@@ -30,14 +28,14 @@ fn service(store: PgTokenStore, spec: &KeyringSpec) -> TokenService<PgTokenStore
 }
 
 struct Instances {
-    db: PgTestDb,
+    db: TestDb,
     a: TokenService<PgTokenStore>,
     b: TokenService<PgTokenStore>,
 }
 
 /// Instance A on the test database's pool, instance B on a second pool of its own.
 async fn instances() -> Instances {
-    let db = PgTestDb::create().await;
+    let db = TestDb::create().await;
     let spec = KeyringSpec::generate("push-1", SigningAlgorithm::HS256).expect("keys");
     let a = service(db.store(), &spec);
     let b = service(db.another_store().await, &spec);
@@ -190,8 +188,8 @@ async fn logout_all_and_deactivation_reach_the_other_cache_by_push() {
     db.teardown().await;
 }
 
-async fn listener_pid(db: &PgTestDb) -> Option<i32> {
-    let mut admin = common::admin_connection().await;
+async fn listener_pid(db: &TestDb) -> Option<i32> {
+    let mut admin = TestDb::admin_connection().await;
     sqlx::query_scalar(
         "SELECT pid FROM pg_stat_activity \
          WHERE datname = $1 AND application_name = 'auth-postgres-revocation-listener'",
@@ -225,12 +223,12 @@ async fn after_a_dropped_connection_the_listener_reconnects_and_syncs_from_the_c
             result.expect("warm the pool");
         }
     }
-    common::admin_execute(format!(
+    TestDb::admin_execute(format!(
         r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS false"#,
         db.name()
     ))
     .await;
-    let mut admin = common::admin_connection().await;
+    let mut admin = TestDb::admin_connection().await;
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(pid)
         .fetch_one(&mut admin)
@@ -254,7 +252,7 @@ async fn after_a_dropped_connection_the_listener_reconnects_and_syncs_from_the_c
     );
     let notifications = listener.notifications();
 
-    common::admin_execute(format!(
+    TestDb::admin_execute(format!(
         r#"ALTER DATABASE "{}" ALLOW_CONNECTIONS true"#,
         db.name()
     ))

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use auth_conformance::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -582,17 +583,17 @@ async fn cli_on_server_database(url: &str) {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn cli_on_postgres() {
-    let (name, url) = harness::postgres::create_database().await;
-    cli_on_server_database(&url).await;
-    harness::postgres::drop_database(&name).await;
+    let db = auth_postgres::TestDb::create_unmigrated().await;
+    cli_on_server_database(db.url()).await;
+    db.teardown().await;
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn cli_on_mysql() {
-    let (name, url) = harness::mysql::create_database().await;
-    cli_on_server_database(&url).await;
-    harness::mysql::drop_database(&name).await;
+    let db = auth_mysql::TestDb::create_unmigrated().await;
+    cli_on_server_database(db.url()).await;
+    db.teardown().await;
 }
 
 fn kid_of(token: &str) -> String {

@@ -1,9 +1,8 @@
 //! Starting authd in-process on a free port over a fresh database, and talking to it.
 
-use std::future::Future;
 use std::net::SocketAddr;
 
-use auth_core::{Keyring, SigningAlgorithm, TokenStore};
+use auth_core::{Keyring, SigningAlgorithm};
 use authd::{RateLimitSettings, Settings};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -14,24 +13,8 @@ use tokio::task::JoinHandle;
 /// every register and login take hundreds of milliseconds in debug builds.
 pub const TEST_PBKDF2_ROUNDS: u32 = 1_000;
 
-/// Logical tables whose rows the tests count.
-#[derive(Debug, Clone, Copy)]
-pub enum Table {
-    Users,
-    RefreshTokens,
-    RevokedTokens,
-    AuditLogs,
-}
-
-/// A fresh, migrated database for one test, with the backend's store over it.
-pub trait E2eDatabase: Sized + Send + Sync + 'static {
-    type Store: TokenStore;
-    fn create() -> impl Future<Output = Self> + Send;
-    fn store(&self) -> Self::Store;
-    /// Rows of a table, counted with SQL over the store's own connection pool.
-    fn count_rows(&self, table: Table) -> impl Future<Output = u64> + Send;
-    fn teardown(self) -> impl Future<Output = ()> + Send;
-}
+/// The backends' own test databases (each crate's `TestDb`, feature `test-util`).
+pub use auth_conformance::{Table, TestDatabase};
 
 /// Settings for tests: fast password hashing, no rate limits, no background cleanup.
 pub fn test_settings() -> Settings {
@@ -47,7 +30,7 @@ pub fn test_settings() -> Settings {
 }
 
 /// authd serving on 127.0.0.1:<free port> over a fresh database.
-pub struct TestServer<D: E2eDatabase> {
+pub struct TestServer<D: TestDatabase> {
     pub db: D,
     pub base: String,
     pub http: reqwest::Client,
@@ -65,7 +48,7 @@ pub struct Tokens {
     pub body: Value,
 }
 
-impl<D: E2eDatabase> TestServer<D> {
+impl<D: TestDatabase> TestServer<D> {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
@@ -260,236 +243,4 @@ pub async fn expect_invalid_token(r: Response) {
         "{challenge}"
     );
     expect_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
-}
-
-// ------------------------------------------------------------------ SQLite
-
-#[cfg(feature = "sqlite")]
-pub mod sqlite {
-    use super::{E2eDatabase, Table};
-    use auth_sqlite::SqliteTokenStore;
-    use tempfile::TempDir;
-
-    pub struct SqliteDb {
-        dir: TempDir,
-        store: SqliteTokenStore,
-    }
-
-    impl E2eDatabase for SqliteDb {
-        type Store = SqliteTokenStore;
-
-        async fn create() -> Self {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let store = SqliteTokenStore::open(dir.path().join("authd.db"))
-                .await
-                .expect("open and migrate");
-            Self { dir, store }
-        }
-
-        fn store(&self) -> SqliteTokenStore {
-            self.store.clone()
-        }
-
-        async fn count_rows(&self, table: Table) -> u64 {
-            let sql = match table {
-                Table::Users => "SELECT count(*) FROM users",
-                Table::RefreshTokens => "SELECT count(*) FROM refresh_tokens",
-                Table::RevokedTokens => "SELECT count(*) FROM revoked_tokens",
-                Table::AuditLogs => "SELECT count(*) FROM audit_logs",
-            };
-            let conn = self.store.pool().get().await.expect("connection");
-            let n: i64 = conn
-                .interact(move |c| c.query_row(sql, [], |r| r.get(0)))
-                .await
-                .expect("query task")
-                .expect("count");
-            n as u64
-        }
-
-        async fn teardown(self) {
-            self.store.pool().close();
-            drop(self.store);
-            self.dir.close().expect("remove the test directory");
-        }
-    }
-}
-
-/// `server` with its database replaced by `name` (query options kept).
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub fn database_url(server: &str, name: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    match query {
-        Some(q) => format!("{}/{name}?{q}", &base[..path]),
-        None => format!("{}/{name}", &base[..path]),
-    }
-}
-
-// ------------------------------------------------------------------ PostgreSQL
-
-#[cfg(feature = "postgres")]
-pub mod postgres {
-    use super::{E2eDatabase, Table};
-    use auth_conformance::harness::{postgres_url, unique_database_name};
-    use auth_postgres::PgTokenStore;
-    use sqlx::postgres::PgConnection;
-    use sqlx::{AssertSqlSafe, Connection};
-
-    async fn admin(sql: String) {
-        let (url, source) = postgres_url().await;
-        let mut conn = PgConnection::connect(&url).await.unwrap_or_else(|e| {
-            panic!("cannot connect to the test PostgreSQL server ({source:?}) at {url}: {e}")
-        });
-        sqlx::query(AssertSqlSafe(sql.clone()))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let _ = conn.close().await;
-    }
-
-    /// A new database on the test server; returns its name and URL.
-    pub async fn create_database() -> (String, String) {
-        let name = unique_database_name("authd_e2e");
-        admin(format!(r#"CREATE DATABASE "{name}""#)).await;
-        let (server, _) = postgres_url().await;
-        let url = super::database_url(&server, &name);
-        (name, url)
-    }
-
-    pub async fn drop_database(name: &str) {
-        admin(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).await;
-    }
-
-    pub struct PgDb {
-        name: String,
-        store: PgTokenStore,
-    }
-
-    impl E2eDatabase for PgDb {
-        type Store = PgTokenStore;
-
-        async fn create() -> Self {
-            let (name, url) = create_database().await;
-            let store = PgTokenStore::connect(&url)
-                .await
-                .expect("connect to the test database");
-            store.migrate().await.expect("migrate the test database");
-            Self { name, store }
-        }
-
-        fn store(&self) -> PgTokenStore {
-            self.store.clone()
-        }
-
-        async fn count_rows(&self, table: Table) -> u64 {
-            let sql = match table {
-                Table::Users => "SELECT count(*) FROM users",
-                Table::RefreshTokens => "SELECT count(*) FROM refresh_tokens",
-                Table::RevokedTokens => "SELECT count(*) FROM revoked_tokens",
-                Table::AuditLogs => "SELECT count(*) FROM audit_logs",
-            };
-            let n: i64 = sqlx::query_scalar(sql)
-                .fetch_one(self.store.pool())
-                .await
-                .expect("count");
-            n as u64
-        }
-
-        async fn teardown(self) {
-            self.store.pool().close().await;
-            drop_database(&self.name).await;
-        }
-    }
-}
-
-// ------------------------------------------------------------------ MySQL / MariaDB
-
-#[cfg(feature = "mysql")]
-pub mod mysql {
-    use super::{E2eDatabase, Table};
-    use auth_conformance::harness::{mysql_url, unique_database_name};
-    use auth_mysql::MySqlTokenStore;
-    use mysql_async::prelude::Queryable;
-
-    /// A new database on the test server; returns its name and URL.
-    pub async fn create_database() -> (String, String) {
-        let (server, source) = mysql_url().await;
-        let name = unique_database_name("authd_e2e");
-        let mut admin = mysql_async::Conn::from_url(&server)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot connect to the MySQL test server ({source:?}) at {server}: {e}")
-            });
-        admin
-            .query_drop(format!("CREATE DATABASE `{name}`"))
-            .await
-            .expect("CREATE DATABASE");
-        admin.disconnect().await.expect("disconnect");
-        let url = super::database_url(&server, &name);
-        (name, url)
-    }
-
-    pub async fn drop_database(name: &str) {
-        let (server, _) = mysql_url().await;
-        let mut admin = mysql_async::Conn::from_url(&server).await.expect("connect");
-        admin
-            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-            .await
-            .expect("DROP DATABASE");
-        admin.disconnect().await.expect("disconnect");
-    }
-
-    pub struct MySqlDb {
-        name: String,
-        url: String,
-        store: MySqlTokenStore,
-    }
-
-    impl E2eDatabase for MySqlDb {
-        type Store = MySqlTokenStore;
-
-        async fn create() -> Self {
-            let (name, url) = create_database().await;
-            let store = MySqlTokenStore::connect(&url)
-                .await
-                .expect("connect to the test database");
-            store
-                .run_pending_migrations()
-                .await
-                .expect("migrate the test database");
-            Self { name, url, store }
-        }
-
-        fn store(&self) -> MySqlTokenStore {
-            self.store.clone()
-        }
-
-        async fn count_rows(&self, table: Table) -> u64 {
-            let sql = match table {
-                Table::Users => "SELECT COUNT(*) FROM auth_user",
-                Table::RefreshTokens => {
-                    "SELECT COUNT(*) FROM auth_user_tokens WHERE token_type = 'refresh'"
-                }
-                Table::RevokedTokens => "SELECT COUNT(*) FROM revoked_tokens",
-                Table::AuditLogs => "SELECT COUNT(*) FROM audit_logs",
-            };
-            let mut conn = mysql_async::Conn::from_url(&self.url)
-                .await
-                .expect("connect");
-            let n: Option<u64> = conn.query_first(sql).await.expect("count");
-            conn.disconnect().await.expect("disconnect");
-            n.expect("one row")
-        }
-
-        async fn teardown(self) {
-            self.store.pool().close();
-            drop(self.store);
-            drop_database(&self.name).await;
-        }
-    }
 }

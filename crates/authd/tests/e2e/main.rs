@@ -49,15 +49,15 @@ macro_rules! all_scenarios {
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    all_scenarios!(crate::harness::sqlite::SqliteDb);
+    all_scenarios!(auth_sqlite::TestDb);
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    all_scenarios!(crate::harness::postgres::PgDb);
+    all_scenarios!(auth_postgres::TestDb);
 }
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    all_scenarios!(crate::harness::mysql::MySqlDb);
+    all_scenarios!(auth_mysql::TestDb);
 }

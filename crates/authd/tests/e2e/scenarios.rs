@@ -9,11 +9,11 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::harness::{E2eDatabase, TestServer, expect_error, expect_invalid_token, tokens};
+use crate::harness::{TestDatabase, TestServer, expect_error, expect_invalid_token, tokens};
 
 const PW: &str = "correct horse battery";
 
-pub async fn register_login_me<D: E2eDatabase>() {
+pub async fn register_login_me<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     let uid = s.register("Alice@Example.com", PW).await;
     assert!(uid > 0);
@@ -119,7 +119,7 @@ pub async fn register_login_me<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn refresh_rotates_and_reuse_revokes_the_session<D: E2eDatabase>() {
+pub async fn refresh_rotates_and_reuse_revokes_the_session<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("carol@example.com", PW).await;
     let first = s.login("carol@example.com", PW).await;
@@ -200,7 +200,7 @@ pub async fn refresh_rotates_and_reuse_revokes_the_session<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn logout_stops_the_access_token<D: E2eDatabase>() {
+pub async fn logout_stops_the_access_token<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("dave@example.com", PW).await;
     let t = s.login("dave@example.com", PW).await;
@@ -231,7 +231,7 @@ pub async fn logout_stops_the_access_token<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn logout_all_ends_every_session<D: E2eDatabase>() {
+pub async fn logout_all_ends_every_session<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("erin@example.com", PW).await;
     s.register("frank@example.com", PW).await;
@@ -268,7 +268,7 @@ pub async fn logout_all_ends_every_session<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn sessions_list_and_revoke<D: E2eDatabase>() {
+pub async fn sessions_list_and_revoke<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("gina@example.com", PW).await;
     s.register("hank@example.com", PW).await;
@@ -368,7 +368,7 @@ pub async fn sessions_list_and_revoke<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn rfc7009_revoke<D: E2eDatabase>() {
+pub async fn rfc7009_revoke<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("ivy@example.com", PW).await;
     let t = s.login("ivy@example.com", PW).await;
@@ -423,7 +423,7 @@ pub async fn rfc7009_revoke<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn jwks_verifies_the_issued_token<D: E2eDatabase>() {
+pub async fn jwks_verifies_the_issued_token<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     let uid = s.register("jack@example.com", PW).await;
     let t = s.login("jack@example.com", PW).await;
@@ -456,7 +456,7 @@ pub async fn jwks_verifies_the_issued_token<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn malformed_and_oversized_bodies_write_nothing<D: E2eDatabase>() {
+pub async fn malformed_and_oversized_bodies_write_nothing<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("kim@example.com", PW).await;
     let t = s.login("kim@example.com", PW).await;
@@ -510,7 +510,7 @@ pub async fn malformed_and_oversized_bodies_write_nothing<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn burst_of_bad_logins_is_rate_limited<D: E2eDatabase>() {
+pub async fn burst_of_bad_logins_is_rate_limited<D: TestDatabase>() {
     let s = TestServer::<D>::start_with(|c| {
         c.rate_limits.login_per_account = 5;
         c.rate_limits.login_per_ip = 12;
@@ -582,7 +582,7 @@ pub async fn burst_of_bad_logins_is_rate_limited<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn refresh_is_rate_limited_per_account<D: E2eDatabase>() {
+pub async fn refresh_is_rate_limited_per_account<D: TestDatabase>() {
     let s = TestServer::<D>::start_with(|c| c.rate_limits.refresh_per_account = 2).await;
     s.register("max@example.com", PW).await;
     let mut t = s.login("max@example.com", PW).await;
@@ -602,7 +602,7 @@ pub async fn refresh_is_rate_limited_per_account<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn metrics_health_and_unknown_routes<D: E2eDatabase>() {
+pub async fn metrics_health_and_unknown_routes<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     s.register("nia@example.com", PW).await;
     let t = s.login("nia@example.com", PW).await;
@@ -647,7 +647,7 @@ pub async fn metrics_health_and_unknown_routes<D: E2eDatabase>() {
     s.stop().await;
 }
 
-pub async fn background_cleanup_runs<D: E2eDatabase>() {
+pub async fn background_cleanup_runs<D: TestDatabase>() {
     let s = TestServer::<D>::start_with(|c| c.cleanup_interval = Some(Duration::from_millis(200)))
         .await;
     let audit_before = s.counts().await[3];
@@ -698,7 +698,7 @@ async fn hello<S: TokenStore>(
 }
 
 /// Another axum service protects its routes with authd's extractor, over the same store and keys.
-pub async fn extractor_protects_another_service<D: E2eDatabase>() {
+pub async fn extractor_protects_another_service<D: TestDatabase>() {
     let s = TestServer::<D>::start().await;
     let uid = s.register("olga@example.com", PW).await;
     let t = s.login("olga@example.com", PW).await;
@@ -791,7 +791,7 @@ pub async fn extractor_protects_another_service<D: E2eDatabase>() {
 
 /// The revocation mode setting reaches the service: stateless tokens outlive logout
 /// (until they expire), allowlisted ones are registered and stop at logout.
-pub async fn revocation_modes_are_honoured<D: E2eDatabase>() {
+pub async fn revocation_modes_are_honoured<D: TestDatabase>() {
     let s =
         TestServer::<D>::start_with(|c| c.revocation_mode = auth_core::RevocationMode::Stateless)
             .await;
@@ -833,7 +833,7 @@ pub async fn revocation_modes_are_honoured<D: E2eDatabase>() {
 
 /// With a reuse grace, a client whose refresh answer was lost may retry with the
 /// previous token; without one (the default), that retry is a theft signal.
-pub async fn reuse_grace_allows_a_retry<D: E2eDatabase>() {
+pub async fn reuse_grace_allows_a_retry<D: TestDatabase>() {
     let s = TestServer::<D>::start_with(|c| c.reuse_grace = Duration::from_secs(30)).await;
     s.register("quinn@example.com", PW).await;
     let t = s.login("quinn@example.com", PW).await;

@@ -1,35 +1,24 @@
-//! The per-test MySQL database: created on the server the conformance harness resolves
-//! (`AUTH_TEST_MYSQL_URL`, the local default, or a testcontainers `mysql:8.4`), migrated,
-//! and dropped at teardown.
-
-#![allow(dead_code, unreachable_pub)]
+//! [`TestDb`]: the conformance suite's [`TestDatabase`] on the test MySQL server
+//! (feature `test-util`; see ARCHITECTURE.md, "Conformance suite and harness"). Each test gets a
+//! database of its own on the server the conformance harness resolves
+//! (`AUTH_TEST_MYSQL_URL`, the local default, or a testcontainers `mysql:8.4`), dropped
+//! at teardown, or when a failed test drops it.
 
 use auth_conformance::harness::{mysql_url, unique_database_name};
-use auth_conformance::{Table, TestDatabase};
-use auth_mysql::MySqlTokenStore;
+use auth_conformance::{Table, TestDatabase, TimestampCell, database_url};
+use auth_core::NewRefreshToken;
 use mysql_async::prelude::Queryable;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
-/// `server` with its database replaced by `name` (query options kept).
-pub fn database_url(server: &str, name: &str) -> String {
-    let (base, query) = match server.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (server, None),
-    };
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    let mut url = format!("{}/{name}", &base[..path]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
+use crate::store::MySqlTokenStore;
+
+/// Diesel's migration bookkeeping tables start with this; left out of the timestamp dump.
+const BOOKKEEPING_PREFIX: &str = "__diesel";
 
 /// One test's database.
 #[derive(Debug)]
-pub struct MySqlTestDb {
+pub struct TestDb {
     server: String,
     name: String,
     url: String,
@@ -37,14 +26,32 @@ pub struct MySqlTestDb {
     dropped: bool,
 }
 
-impl MySqlTestDb {
+/// A time as the text form MySQL reads into a DATETIME(6), in UTC.
+fn datetime(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]");
+    t.format(&format).expect("a formattable time")
+}
+
+fn parse_datetime(text: &str) -> OffsetDateTime {
+    let format =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]");
+    PrimitiveDateTime::parse(text, &format)
+        .unwrap_or_else(|e| panic!("stored time {text:?}: {e}"))
+        .assume_utc()
+}
+
+impl TestDb {
     /// A new, empty database with no migration applied.
-    pub async fn create_empty() -> Self {
-        let (server, _source) = mysql_url().await;
+    pub async fn create_unmigrated() -> Self {
+        let (server, source) = mysql_url().await;
         let name = unique_database_name("auth_test");
         let mut admin = mysql_async::Conn::from_url(&server)
             .await
-            .unwrap_or_else(|e| panic!("cannot connect to the MySQL test server: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot connect to the MySQL test server ({source:?}) at {server}: {e}")
+            });
         admin
             .query_drop(format!("CREATE DATABASE `{name}`"))
             .await
@@ -66,6 +73,13 @@ impl MySqlTestDb {
     /// The database's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A second, independent store (its own pool) over the same database.
+    pub async fn another_store(&self) -> MySqlTokenStore {
+        MySqlTokenStore::connect(&self.url)
+            .await
+            .expect("a second pool connects")
     }
 
     /// A plain driver connection to the database (no session setup of the store's pool).
@@ -101,11 +115,11 @@ impl MySqlTestDb {
     }
 }
 
-impl TestDatabase for MySqlTestDb {
+impl TestDatabase for TestDb {
     type Store = MySqlTokenStore;
 
     async fn create() -> Self {
-        let db = Self::create_empty().await;
+        let db = Self::create_unmigrated().await;
         db.store.run_pending_migrations().await.expect("migrations");
         db
     }
@@ -152,6 +166,66 @@ impl TestDatabase for MySqlTestDb {
         cells
     }
 
+    async fn dump_timestamps(&self) -> Vec<TimestampCell> {
+        let mut conn = self.raw().await;
+        let columns: Vec<(String, String)> = conn
+            .query(
+                "SELECT table_name, column_name FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND data_type IN ('datetime', 'timestamp') \
+                 ORDER BY table_name, ordinal_position",
+            )
+            .await
+            .expect("list time columns");
+        let mut cells = Vec::new();
+        for (table, column) in columns {
+            if table.starts_with(BOOKKEEPING_PREFIX) {
+                continue;
+            }
+            let values: Vec<String> = conn
+                .query(format!(
+                    "SELECT DATE_FORMAT(`{column}`, '%Y-%m-%d %H:%i:%s.%f') FROM `{table}` \
+                     WHERE `{column}` IS NOT NULL"
+                ))
+                .await
+                .expect("dump times");
+            cells.extend(values.into_iter().map(|text| TimestampCell {
+                table: table.clone(),
+                column: column.clone(),
+                value: parse_datetime(&text),
+            }));
+        }
+        conn.disconnect().await.expect("disconnect");
+        cells
+    }
+
+    async fn insert_refresh_token_row(&self, t: &NewRefreshToken) -> Result<(), String> {
+        let mut conn = self.raw().await;
+        let params: Vec<mysql_async::Value> = vec![
+            t.user_id.0.into(),
+            t.id.0.as_bytes().to_vec().into(),
+            t.hash.as_bytes().to_vec().into(),
+            t.session_id.0.as_bytes().to_vec().into(),
+            t.generation.into(),
+            datetime(t.issued_at).into(),
+            datetime(t.expires_at).into(),
+            datetime(t.session_created_at).into(),
+            datetime(t.session_expires_at).into(),
+            t.user_agent.clone().into(),
+            t.ip.clone().into(),
+        ];
+        let inserted = conn
+            .exec_drop(
+                "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, \
+                 generation, issued_at, expires_at, session_created_at, session_expires_at, \
+                 user_agent, ip) VALUES ('refresh', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params,
+            )
+            .await
+            .map_err(|e| e.to_string());
+        conn.disconnect().await.expect("disconnect");
+        inserted
+    }
+
     async fn teardown(mut self) {
         self.store.pool().close();
         let mut admin = mysql_async::Conn::from_url(&self.server)
@@ -167,7 +241,7 @@ impl TestDatabase for MySqlTestDb {
 }
 
 /// A test that failed before its teardown still drops its database.
-impl Drop for MySqlTestDb {
+impl Drop for TestDb {
     fn drop(&mut self) {
         if self.dropped {
             return;

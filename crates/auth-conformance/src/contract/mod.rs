@@ -1,0 +1,95 @@
+//! The store-level contract scenarios: the store traits called directly, with the
+//! exact rows they must leave behind (see ARCHITECTURE.md, "Conformance suite and harness").
+//!
+//! Like [`scenarios`](crate::scenarios), one `pub async fn` per rule, generic over the
+//! backend's [`TestDatabase`](crate::TestDatabase), expanded by
+//! [`conformance_tests!`](crate::conformance_tests).
+
+mod cleanup;
+mod feed;
+mod records;
+mod revocation;
+mod rotation;
+
+pub use cleanup::cleanup_counts_and_keeps_rotated_rows_of_live_sessions;
+pub use feed::{
+    revocation_events_follow_the_cursor_and_the_recheck_window, revoke_access_token_is_idempotent,
+};
+pub use records::{
+    audit_is_newest_first_and_filters_by_user, email_taken_is_its_own_error,
+    records_round_trip_exactly,
+};
+pub use revocation::{
+    revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event,
+    revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_valid_after,
+    set_user_active_writes_a_user_event_only_for_known_users,
+};
+pub use rotation::{
+    a_failure_midway_writes_nothing, a_grace_reexchange_of_a_retired_current_writes_nothing,
+    a_revocation_racing_rotations_leaves_no_live_token,
+    concurrent_grace_reexchanges_have_exactly_one_winner,
+    concurrent_rotations_have_exactly_one_winner, grace_reexchange_spends_the_predecessor_budget,
+    mixed_strict_and_grace_rotations_stay_all_or_nothing, rotating_a_dead_token_writes_nothing,
+};
+
+use auth_core::time::OffsetDateTime;
+use auth_core::{
+    AuditEvent, AuditKind, GraceReexchange, NewRefreshToken, NewUser, RefreshTokenRecord, Rotation,
+    TokenId, TokenStore, UserId,
+};
+
+/// A fixed instant with a non-zero microsecond part (2027-01-15).
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(1_800_000_000_123_456_000).expect("valid time")
+}
+
+async fn user<S: TokenStore>(store: &S, email: &str) -> UserId {
+    let new = NewUser {
+        email: email.into(),
+        password_hash: Some("$pbkdf2-sha256$x".into()),
+        created_at: t0(),
+    };
+    store.create_user(&new).await.expect("create user")
+}
+
+/// A rotation of `current` at `at` into a fresh successor, with its audit row.
+fn rotation(
+    current: &NewRefreshToken,
+    at: OffsetDateTime,
+    grace: Option<GraceReexchange>,
+) -> Rotation {
+    Rotation {
+        current: current.id,
+        successor: crate::fixtures::successor_of(current, at),
+        at,
+        grace,
+        audit: AuditEvent::new(AuditKind::TokenRefreshed, at),
+    }
+}
+
+fn grace(predecessor: &NewRefreshToken, max_reuse: i32) -> Option<GraceReexchange> {
+    Some(GraceReexchange {
+        predecessor: predecessor.id,
+        max_reuse,
+    })
+}
+
+async fn get<S: TokenStore>(store: &S, id: TokenId) -> RefreshTokenRecord {
+    store
+        .find_refresh_token_by_id(id)
+        .await
+        .expect("find")
+        .expect("row exists")
+}
+
+/// How many live tokens the session of `token` has (at `token`'s issue time, so an
+/// unexpired session is counted).
+async fn live_in_session<S: TokenStore>(store: &S, token: &NewRefreshToken) -> usize {
+    store
+        .live_refresh_tokens(token.user_id, token.issued_at)
+        .await
+        .expect("live tokens")
+        .iter()
+        .filter(|r| r.token.session_id == token.session_id)
+        .count()
+}

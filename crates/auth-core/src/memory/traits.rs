@@ -1,0 +1,171 @@
+//! The store traits over [`MemoryStore`]: each call takes the lock once and runs one
+//! operation of [`State`](super::state::State).
+
+use time::OffsetDateTime;
+
+use super::MemoryStore;
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::error::Result;
+use crate::refresh::{TokenHash, TokenId};
+use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
+use crate::store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, UserDirectory};
+use crate::users::{NewUser, UserId, UserRecord};
+
+impl UserDirectory for MemoryStore {
+    async fn create_user(&self, user: &NewUser) -> Result<UserId> {
+        self.lock().create_user(user)
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        Ok(self.lock().find_user_by_email(email))
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>> {
+        Ok(self.lock().find_user(id))
+    }
+
+    async fn set_password_hash(&self, id: UserId, phc: &str) -> Result<()> {
+        self.lock().set_password_hash(id, phc);
+        Ok(())
+    }
+
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<()> {
+        self.lock().record_login(id, at);
+        Ok(())
+    }
+
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        Ok(self
+            .lock()
+            .set_user_active(id, active, at, event_expires_at))
+    }
+}
+
+impl RefreshTokenStore for MemoryStore {
+    async fn insert_refresh_token(&self, token: &NewRefreshToken) -> Result<()> {
+        self.lock().insert_refresh_token(token)
+    }
+
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>> {
+        Ok(self.lock().find_refresh_token(hash))
+    }
+
+    async fn find_refresh_token_by_id(&self, id: TokenId) -> Result<Option<RefreshTokenRecord>> {
+        Ok(self.lock().find_refresh_token_by_id(id))
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<bool> {
+        self.lock().rotate_refresh_token(rotation)
+    }
+
+    async fn live_refresh_tokens(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RefreshTokenRecord>> {
+        Ok(self.lock().live_refresh_tokens(user, now))
+    }
+
+    async fn live_refresh_token_of_session(
+        &self,
+        session: SessionId,
+    ) -> Result<Option<RefreshTokenRecord>> {
+        Ok(self.lock().live_refresh_token_of_session(session))
+    }
+
+    async fn revoke_session(
+        &self,
+        session: SessionId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        Ok(self
+            .lock()
+            .revoke_session(session, reason, at, event_expires_at))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        at: OffsetDateTime,
+        event_expires_at: OffsetDateTime,
+        tokens_valid_after: Option<OffsetDateTime>,
+    ) -> Result<u64> {
+        Ok(self
+            .lock()
+            .revoke_user_sessions(user, reason, at, event_expires_at, tokens_valid_after))
+    }
+}
+
+impl AccessTokenStore for MemoryStore {
+    async fn register_access_token(&self, entry: &AccessTokenEntry) -> Result<()> {
+        self.lock().register_access_token(entry)
+    }
+
+    async fn find_access_token(&self, jti: &str) -> Result<Option<AccessTokenEntry>> {
+        Ok(self.lock().find_access_token(jti))
+    }
+
+    async fn revoke_access_token(
+        &self,
+        jti: &str,
+        user: UserId,
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        self.lock().revoke_access_token(jti, user, at, expires_at)
+    }
+
+    async fn revocation_events(
+        &self,
+        cursor: &RevocationCursor,
+        limit: u32,
+    ) -> Result<Vec<RevocationEvent>> {
+        Ok(self.lock().revocation_events(cursor, limit))
+    }
+}
+
+impl AuditLog for MemoryStore {
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
+        self.lock().push_audit(event);
+        Ok(())
+    }
+
+    async fn recent_audit(&self, user: Option<UserId>, limit: u32) -> Result<Vec<AuditRecord>> {
+        Ok(self.lock().recent_audit(user, limit))
+    }
+}
+
+impl Cleanup for MemoryStore {
+    /// Each batch takes the lock on its own, as each database batch is its own
+    /// transaction.
+    async fn cleanup(&self, policy: &CleanupPolicy, now: OffsetDateTime) -> Result<CleanupReport> {
+        let batch = policy.batch_size.max(1) as usize;
+        let cutoff = now - policy.retention;
+        let drain = |delete: &dyn Fn(&MemoryStore) -> u64| {
+            let mut total = 0;
+            loop {
+                let n = delete(self);
+                total += n;
+                if n < batch as u64 {
+                    return total;
+                }
+            }
+        };
+        Ok(CleanupReport {
+            refresh_tokens: drain(&|s| s.lock().delete_ended_sessions(cutoff, batch)),
+            revoked_tokens: drain(&|s| s.lock().delete_expired_events(now, batch)),
+            access_tokens: drain(&|s| s.lock().delete_expired_access_tokens(now, batch)),
+        })
+    }
+}
