@@ -14,6 +14,7 @@ mod service;
 mod session;
 mod store;
 mod users;
+mod verified_cache;
 
 pub use audit::{AuditEvent, AuditKind, AuditRecord};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
@@ -37,6 +38,7 @@ pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,
 };
 pub use users::{NewUser, UserId, UserRecord, UserState, normalize_email};
+pub use verified_cache::{VerifiedCacheLimits, VerifiedCacheStats};
 
 /// Re-exported so backends and services name the same versions.
 pub use time;

@@ -25,6 +25,7 @@ use crate::session::{
 };
 use crate::store::TokenStore;
 use crate::users::{NewUser, UserId, UserRecord, UserState, normalize_email};
+use crate::verified_cache::{VerifiedCache, VerifiedCacheLimits, VerifiedCacheStats};
 
 /// How access tokens are checked beyond signature and claims. Each mode above
 /// `Stateless` includes the `UserState` check.
@@ -88,6 +89,8 @@ pub struct TokenServiceConfig {
     pub cache_max_staleness: Duration,
     /// Password hashing.
     pub password: PasswordPolicy,
+    /// Bounds of the cache of verified asymmetric signatures.
+    pub verified_cache: VerifiedCacheLimits,
 }
 
 impl TokenServiceConfig {
@@ -108,6 +111,7 @@ impl TokenServiceConfig {
             max_token_bytes: 8 * 1024,
             cache_max_staleness: Duration::seconds(5),
             password: PasswordPolicy::default(),
+            verified_cache: VerifiedCacheLimits::default(),
         }
     }
 
@@ -201,6 +205,7 @@ struct Inner<S> {
     rules: ValidationRules,
     clock: Arc<dyn Clock>,
     cache: RevocationCache,
+    verified: VerifiedCache,
     claims: Option<Box<ClaimsProvider>>,
     dummy_hash: OnceLock<String>,
 }
@@ -275,6 +280,7 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
         Ok(TokenService {
             inner: Arc::new(Inner {
                 cache: RevocationCache::new(self.config.cache_max_staleness),
+                verified: VerifiedCache::new(self.config.verified_cache),
                 store: self.store,
                 keys: self.keys,
                 rules,
@@ -333,6 +339,11 @@ impl<S: TokenStore> TokenService<S> {
     /// The clock's current time.
     pub fn now(&self) -> OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// Hits, misses and size of the verified-token cache.
+    pub fn verified_cache_stats(&self) -> VerifiedCacheStats {
+        self.inner.verified.stats()
     }
 
     /// The revocation cache.
@@ -631,7 +642,7 @@ impl<S: TokenStore> TokenService<S> {
     /// revocation mode through the cache.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
-        let verified = verify_access_token(
+        let verified = self.inner.verified.verify(
             token,
             &self.inner.keys,
             &self.inner.rules,
