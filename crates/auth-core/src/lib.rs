@@ -8,6 +8,7 @@ mod clock;
 mod error;
 mod keys;
 mod password;
+mod pbkdf2_sha256;
 mod refresh;
 mod revocation;
 mod service;

@@ -1,10 +1,11 @@
 //! Password hashing: PHC strings, PBKDF2-HMAC-SHA256 by default, argon2id accepted.
 
 use password_hash::rand_core::OsRng;
-use password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use pbkdf2::{Params, Pbkdf2};
+use password_hash::{PasswordHash, PasswordVerifier as _, SaltString};
+use pbkdf2::Params;
 
 use crate::error::{Error, Result};
+use crate::pbkdf2_sha256;
 
 /// The iteration count OWASP recommends for PBKDF2-HMAC-SHA256, and the default.
 pub const DEFAULT_PBKDF2_ROUNDS: u32 = 600_000;
@@ -46,19 +47,7 @@ impl PasswordPolicy {
     /// Hashes a password into a PBKDF2-SHA256 PHC string with a fresh salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         let salt = SaltString::generate(&mut OsRng);
-        let params = Params {
-            rounds: self.pbkdf2_rounds,
-            output_length: 32,
-        };
-        Pbkdf2
-            .hash_password_customized(
-                password.as_bytes(),
-                Some(pbkdf2::Algorithm::Pbkdf2Sha256.ident()),
-                None,
-                params,
-                &salt,
-            )
-            .map(|h| h.to_string())
+        pbkdf2_sha256::hash(password.as_bytes(), &salt, self.pbkdf2_rounds)
             .map_err(Error::PasswordHash)
     }
 
@@ -72,7 +61,7 @@ impl PasswordPolicy {
             return false;
         };
         match hash.algorithm.as_str() {
-            "pbkdf2-sha256" => Pbkdf2.verify_password(password.as_bytes(), &hash).is_ok(),
+            pbkdf2_sha256::IDENT => pbkdf2_sha256::matches(password.as_bytes(), &hash),
             "argon2id" => argon2::Argon2::default()
                 .verify_password(password.as_bytes(), &hash)
                 .is_ok(),
@@ -86,7 +75,7 @@ impl PasswordPolicy {
         let Ok(hash) = PasswordHash::new(phc) else {
             return true;
         };
-        if hash.algorithm.as_str() != "pbkdf2-sha256" {
+        if hash.algorithm.as_str() != pbkdf2_sha256::IDENT {
             return true;
         }
         match Params::try_from(&hash) {
@@ -129,10 +118,13 @@ mod tests {
     #[test]
     fn argon2id_is_accepted_and_rehashed() {
         let salt = SaltString::generate(&mut OsRng);
-        let phc = argon2::Argon2::default()
-            .hash_password(b"legacy-pass", &salt)
-            .unwrap()
-            .to_string();
+        let phc = password_hash::PasswordHasher::hash_password(
+            &argon2::Argon2::default(),
+            b"legacy-pass",
+            &salt,
+        )
+        .unwrap()
+        .to_string();
         assert!(phc.starts_with("$argon2id$"));
         assert!(fast().verify("legacy-pass", &phc));
         assert!(!fast().verify("other-pass", &phc));
