@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod password;
 mod pbkdf2_sha256;
+mod profile;
 mod refresh;
 mod revocation;
 mod service;
@@ -38,7 +39,7 @@ pub use session::{
 pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,
 };
-pub use users::{NewUser, UserId, UserRecord, UserState, normalize_email};
+pub use users::{NewUser, UserId, UserProfile, UserRecord, UserState, normalize_email};
 pub use verified_cache::{VerifiedCacheLimits, VerifiedCacheStats};
 
 /// Re-exported so backends and services name the same versions.

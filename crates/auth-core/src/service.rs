@@ -700,13 +700,19 @@ impl<S: TokenStore> TokenService<S> {
         let cache = &self.inner.cache;
         let epoch = cache.epoch();
         let state = match self.inner.store.find_user(user).await? {
-            Some(record) => UserState::from(&record),
-            None => UserState {
-                is_active: false,
-                tokens_valid_after: None,
-            },
+            Some(record) => {
+                cache.insert_user(&record, epoch);
+                UserState::from(&record)
+            }
+            None => {
+                let state = UserState {
+                    is_active: false,
+                    tokens_valid_after: None,
+                };
+                cache.insert_user_state(user, state, epoch);
+                state
+            }
         };
-        cache.insert_user_state(user, state, epoch);
         Ok(state)
     }
 
