@@ -72,7 +72,11 @@ async fn store_chain(store: SqliteTokenStore, user: UserId, until: Instant, ops:
     let first = token(user, session, 0, secret.hash());
     store.insert_refresh_token(&first).await.unwrap();
     while Instant::now() < until {
-        let rec = store.find_refresh_token(&secret.hash()).await.unwrap().unwrap();
+        let rec = store
+            .find_refresh_token(&secret.hash())
+            .await
+            .unwrap()
+            .unwrap();
         let next = RefreshToken::generate();
         let generation = rec.token.generation + 1;
         let now = OffsetDateTime::now_utc();
@@ -147,7 +151,11 @@ fn through_bare(conn: &mut Connection, user: UserId, secs: f64) -> f64 {
         let retired = tx
             .prepare_cached(RETIRE)
             .unwrap()
-            .execute(params![micros(now), &successor.id.0.as_bytes()[..], &id[..]])
+            .execute(params![
+                micros(now),
+                &successor.id.0.as_bytes()[..],
+                &id[..]
+            ])
             .unwrap();
         assert_eq!(retired, 1);
         bare_insert(&tx, &successor).unwrap();
@@ -193,8 +201,14 @@ fn main() {
             password_hash: None,
             created_at: OffsetDateTime::now_utc(),
         };
-        let user = store.create_user(&new_user("bench@example.com")).await.unwrap();
-        let bare_user = bare.create_user(&new_user("bench@example.com")).await.unwrap();
+        let user = store
+            .create_user(&new_user("bench@example.com"))
+            .await
+            .unwrap();
+        let bare_user = bare
+            .create_user(&new_user("bench@example.com"))
+            .await
+            .unwrap();
         assert_eq!(user, bare_user);
         bare.pool().close();
         (store, user)
