@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::error::TokenRejection;
-use crate::keys::{KeyError, Keyring};
+use crate::keys::{Key, KeyError, Keyring};
 use crate::session::SessionId;
 use crate::users::UserId;
 
@@ -126,6 +126,11 @@ impl std::fmt::Debug for Authenticated {
 }
 
 impl Authenticated {
+    /// Length of the decoded claims JSON.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+
     /// Reads an application claim (e.g. `market`); `None` if absent or of another type.
     pub fn claim<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
         let mut all: serde_json::Map<String, serde_json::Value> =
@@ -203,6 +208,16 @@ pub(crate) fn verify_access_token(
     rules: &ValidationRules,
     now: i64,
 ) -> Result<Authenticated, TokenRejection> {
+    verify_access_token_with_key(token, keys, rules, now).map(|(verified, _)| verified)
+}
+
+/// [`verify_access_token`], also naming the key whose signature matched.
+pub(crate) fn verify_access_token_with_key<'k>(
+    token: &str,
+    keys: &'k Keyring,
+    rules: &ValidationRules,
+    now: i64,
+) -> Result<(Authenticated, &'k Key), TokenRejection> {
     if token.len() > rules.max_token_bytes {
         return Err(TokenRejection::TooLarge);
     }
@@ -243,7 +258,6 @@ pub(crate) fn verify_access_token(
     let payload = decode_part(payload_b64, rules.max_token_bytes)?;
     let raw: RawClaims<'_> =
         serde_json::from_slice(&payload).map_err(|_| TokenRejection::InvalidClaim("claims"))?;
-    let leeway = rules.leeway.whole_seconds();
 
     let exp = raw.exp.ok_or(TokenRejection::InvalidClaim("exp"))?;
     let iat = raw.iat.ok_or(TokenRejection::InvalidClaim("iat"))?;
@@ -267,6 +281,37 @@ pub(crate) fn verify_access_token(
     if !audience_ok {
         return Err(TokenRejection::WrongAudience);
     }
+    check_times(exp, nbf, iat, rules, now)?;
+
+    let claims = AccessClaims {
+        iss: iss.into_owned(),
+        aud: rules.audience.clone(),
+        sub: sub.into_owned(),
+        exp,
+        iat,
+        nbf,
+        jti: jti.into_owned(),
+        sid,
+    };
+    let verified = Authenticated {
+        claims,
+        user_id,
+        payload,
+    };
+    Ok((verified, key))
+}
+
+/// The time rules of an access token at `now` (seconds): `exp`, `nbf` and `iat` with
+/// the leeway, and the longest lifetime. The only rules whose verdict changes over a
+/// token's life, so a cached verification re-checks exactly these.
+pub(crate) fn check_times(
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+    rules: &ValidationRules,
+    now: i64,
+) -> Result<(), TokenRejection> {
+    let leeway = rules.leeway.whole_seconds();
     if exp.saturating_add(leeway) <= now {
         return Err(TokenRejection::Expired);
     }
@@ -279,22 +324,7 @@ pub(crate) fn verify_access_token(
     if exp.saturating_sub(iat) > rules.max_lifetime.whole_seconds() {
         return Err(TokenRejection::LifetimeTooLong);
     }
-
-    let claims = AccessClaims {
-        iss: iss.into_owned(),
-        aud: rules.audience.clone(),
-        sub: sub.into_owned(),
-        exp,
-        iat,
-        nbf,
-        jti: jti.into_owned(),
-        sid,
-    };
-    Ok(Authenticated {
-        claims,
-        user_id,
-        payload,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,12 +12,15 @@ mod keys;
 #[cfg(any(test, feature = "memory"))]
 mod memory;
 mod password;
+mod pbkdf2_sha256;
+mod profile;
 mod refresh;
 mod revocation;
 mod service;
 mod session;
 mod store;
 mod users;
+mod verified_cache;
 
 pub use audit::{AuditEvent, AuditKind, AuditRecord};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
@@ -50,7 +53,8 @@ pub use session::{
 pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,
 };
-pub use users::{NewUser, UserId, UserRecord, UserState, normalize_email};
+pub use users::{NewUser, UserId, UserProfile, UserRecord, UserState, normalize_email};
+pub use verified_cache::{VerifiedCacheLimits, VerifiedCacheStats};
 
 /// Re-exported so backends and services name the same versions.
 pub use time;

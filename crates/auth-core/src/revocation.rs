@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::Result;
 use crate::session::SessionId;
 use crate::store::AccessTokenStore;
-use crate::users::{UserId, UserState};
+use crate::users::{UserId, UserProfile, UserRecord, UserState};
 
 /// What a revocation event concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -180,11 +180,18 @@ const RECHECK_WINDOW: Duration = Duration::seconds(10);
 const PAGE: u32 = 1000;
 const MAX_ENTRIES: usize = 200_000;
 
+/// A user's state, and what `/v1/me`-style reads need when it was loaded from a record.
+#[derive(Debug)]
+struct CachedUser {
+    state: UserState,
+    profile: Option<UserProfile>,
+}
+
 #[derive(Debug, Default)]
 struct CacheState {
     jtis: HashMap<String, OffsetDateTime>,
     sessions: HashMap<SessionId, OffsetDateTime>,
-    users: HashMap<UserId, UserState>,
+    users: HashMap<UserId, CachedUser>,
     allowed: HashMap<String, AccessTokenEntry>,
 }
 
@@ -374,7 +381,7 @@ impl RevocationCache {
         deny: bool,
     ) -> Option<Result<(), crate::TokenRejection>> {
         let state = self.read();
-        let user_state = state.users.get(&user)?;
+        let user_state = &state.users.get(&user)?.state;
         Some(if let Err(r) = user_state.check(iat) {
             Err(r)
         } else if deny && state.jtis.contains_key(jti) {
@@ -388,7 +395,7 @@ impl RevocationCache {
 
     /// The cached state of a user, if loaded.
     pub fn user_state(&self, user: UserId) -> Option<UserState> {
-        self.read().users.get(&user).copied()
+        self.read().users.get(&user).map(|u| u.state)
     }
 
     /// The cached allowlist entry of a token, if loaded.
@@ -403,14 +410,42 @@ impl RevocationCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// The cached profile of a user, if loaded from a record (same staleness as the
+    /// state: a user event drops both).
+    pub fn user_profile(&self, user: UserId) -> Option<(UserState, UserProfile)> {
+        let state = self.read();
+        let cached = state.users.get(&user)?;
+        Some((cached.state, cached.profile.clone()?))
+    }
+
     /// Caches a user's state read from the store since `epoch`.
     pub fn insert_user_state(&self, user: UserId, state: UserState, epoch: u64) {
+        self.insert_cached_user(
+            user,
+            CachedUser {
+                state,
+                profile: None,
+            },
+            epoch,
+        );
+    }
+
+    /// Caches a user's state and profile from a record read from the store since `epoch`.
+    pub fn insert_user(&self, record: &UserRecord, epoch: u64) {
+        let cached = CachedUser {
+            state: UserState::from(record),
+            profile: Some(UserProfile::from(record)),
+        };
+        self.insert_cached_user(record.id, cached, epoch);
+    }
+
+    fn insert_cached_user(&self, user: UserId, cached: CachedUser, epoch: u64) {
         let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
         if self.epoch.load(Ordering::Acquire) == epoch {
             if s.users.len() >= MAX_ENTRIES {
                 s.users.clear();
             }
-            s.users.insert(user, state);
+            s.users.insert(user, cached);
         }
     }
 

@@ -77,6 +77,25 @@ impl UserState {
     }
 }
 
+/// What a user may read about itself (authd's `/v1/me`), cached beside its
+/// [`UserState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Id.
+    pub id: UserId,
+    /// Email, if any.
+    pub email: Option<String>,
+}
+
+impl From<&UserRecord> for UserProfile {
+    fn from(u: &UserRecord) -> Self {
+        UserProfile {
+            id: u.id,
+            email: u.email.clone(),
+        }
+    }
+}
+
 impl From<&UserRecord> for UserState {
     fn from(u: &UserRecord) -> Self {
         UserState {

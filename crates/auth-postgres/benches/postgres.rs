@@ -3,7 +3,8 @@
 //!
 //! 1. Refresh rotation through `TokenService::refresh` at 1 and 8 concurrent clients,
 //!    beside (a) the same SQL statements through bare sqlx and (b) pgbench TPC-B
-//!    (`pgbench -i` on a scratch database, then `pgbench -c N -T secs`).
+//!    (`pgbench -i -s 8` on a scratch database, then `pgbench -c N -T secs`): scale 8,
+//!    at least the largest client count, so clients do not all queue on one branch row.
 //! 2. Cleanup of expired refresh-token rows in batches (`PgTokenStore::cleanup`) beside
 //!    one plain `DELETE`, with the longest batch.
 //!
@@ -383,6 +384,9 @@ async fn cleanup_bench(store: &PgTokenStore, rows: u64, batch: u32) {
     );
 }
 
+/// pgbench's TPC-B scale: the largest client count of the refresh bench.
+const PGBENCH_SCALE: usize = 8;
+
 async fn refresh_bench(url: &str, secs: u64) {
     let svc_db = unique_database_name("auth_bench_svc");
     let bare_db = unique_database_name("auth_bench_bare");
@@ -391,9 +395,10 @@ async fn refresh_bench(url: &str, secs: u64) {
     let bare = scratch_store(&bare_db).await;
     admin(format!(r#"CREATE DATABASE "{pgb_db}""#)).await;
     let pgb_url = url_for(url, &pgb_db);
-    pgbench(&["-i", "-q", &pgb_url]);
+    // Scale >= the most clients below, so pgbench's clients do not queue on one branch row.
+    pgbench(&["-i", "-q", "-s", &PGBENCH_SCALE.to_string(), &pgb_url]);
 
-    println!("refresh rotation (ops/s; pgbench: TPC-B transactions/s, scale 1):");
+    println!("refresh rotation (ops/s; pgbench: TPC-B transactions/s, scale {PGBENCH_SCALE}):");
     println!("  clients   service   bare sqlx   pgbench TPC-B   service/bare   service/pgbench");
     for clients in [1usize, 8] {
         // A-B-C-C-B-A, half the time each, so drift in the machine's load (it is shared)

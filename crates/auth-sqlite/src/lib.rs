@@ -9,7 +9,7 @@
 //!
 //! Every connection runs with `journal_mode=WAL`, `foreign_keys=ON`,
 //! `synchronous=NORMAL` and a busy timeout; every write transaction starts with
-//! `BEGIN IMMEDIATE`. The schema lives in the workspace's `migrations-sqlite/` folder
+//! `BEGIN IMMEDIATE`, one writer of a store at a time (queued in-process). The schema lives in the workspace's `migrations-sqlite/` folder
 //! as numbered, reversible `NNNN_name.up.sql` / `NNNN_name.down.sql` files, embedded at
 //! build time; see [`SqliteTokenStore::migrate_up`].
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
@@ -21,6 +21,7 @@ mod store;
 mod timeouts;
 #[cfg(feature = "test-util")]
 mod test_util;
+mod writer;
 
 pub use error::SqliteError;
 pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};

@@ -23,6 +23,7 @@ use crate::convert::{
 };
 use crate::error::SqliteError;
 use crate::migrate::{self, SqliteMigrationStatus};
+use crate::writer::QueuedPool;
 
 /// The busy timeout set on every connection: how long a statement waits for another
 /// connection's write lock before failing with `SQLITE_BUSY`.
@@ -33,7 +34,7 @@ pub const DEFAULT_BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 /// the connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteTokenStore {
-    pool: Pool,
+    pool: QueuedPool,
 }
 
 /// Sets the PRAGMAs every connection runs with.
@@ -62,12 +63,14 @@ where
     conn.interact(f).await?
 }
 
-/// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`.
-async fn write<R, F>(pool: &Pool, f: F) -> Result<R, SqliteError>
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`, in
+/// this store's turn among its writers.
+async fn write<R, F>(pool: &QueuedPool, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&Transaction<'_>) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
 {
+    let _turn = pool.writer_turn().await;
     run(pool, move |conn| {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -116,7 +119,9 @@ impl SqliteTokenStore {
     /// [`pool_builder`](Self::pool_builder), so that its connections have the PRAGMAs
     /// the store relies on (foreign keys, WAL, busy timeout). Does not migrate.
     pub fn from_pool(pool: Pool) -> Self {
-        Self { pool }
+        Self {
+            pool: QueuedPool::new(pool),
+        }
     }
 
     /// The connection pool.
@@ -472,6 +477,7 @@ impl RefreshTokenStore for SqliteTokenStore {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> auth_core::Result<bool> {
         let rotation = rotation.clone();
+        let _turn = self.pool.writer_turn().await;
         let rotated = run(&self.pool, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let at = micros(rotation.at);
@@ -735,7 +741,7 @@ impl AuditLog for SqliteTokenStore {
 /// Deletes rows matching `sql` (which takes the cutoff and the batch size) in batches,
 /// each its own short write transaction; returns the total.
 async fn delete_in_batches(
-    pool: &Pool,
+    pool: &QueuedPool,
     sql: &'static str,
     cutoff: i64,
     batch: i64,

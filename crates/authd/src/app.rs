@@ -477,8 +477,7 @@ async fn me<S: TokenStore>(
 ) -> Result<Json<Me>, ApiError> {
     let user = state
         .service
-        .store()
-        .find_user(auth.user_id)
+        .user_profile(auth.user_id)
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     Ok(Json(Me {

@@ -50,8 +50,15 @@ pub struct Metrics {
     cleanup_refresh_tokens: AtomicU64,
     cleanup_revoked_tokens: AtomicU64,
     cleanup_access_tokens: AtomicU64,
-    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, &'static str), Histogram>>,
+    /// Per (method, route): one lock and no allocation per request.
+    requests: Mutex<BTreeMap<(&'static str, &'static str), RouteSeries>>,
+}
+
+/// The request counts by status and the latency histogram of one method and route.
+#[derive(Default)]
+struct RouteSeries {
+    by_status: BTreeMap<u16, u64>,
+    latency: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -144,15 +151,11 @@ impl Metrics {
     }
 
     /// Records one finished request.
-    pub fn request(&self, method: &str, route: &'static str, status: u16, seconds: f64) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((method.to_owned(), route, status))
-            .or_default() += 1;
-        let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = latency.entry((method.to_owned(), route)).or_default();
+    pub fn request(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let series = requests.entry((method, route)).or_default();
+        *series.by_status.entry(status).or_default() += 1;
+        let h = &mut series.latency;
         h.count += 1;
         h.sum += seconds;
         for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
@@ -239,28 +242,22 @@ impl Metrics {
             "# HELP authd_http_requests_total HTTP requests by method, route and status.\n\
              # TYPE authd_http_requests_total counter"
         );
-        for ((method, route, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "authd_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for ((method, route), series) in requests.iter() {
+            for (status, n) in &series.by_status {
+                let _ = writeln!(
+                    out,
+                    "authd_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
         let _ = writeln!(
             out,
             "# HELP authd_http_request_duration_seconds HTTP request latency.\n\
              # TYPE authd_http_request_duration_seconds histogram"
         );
-        for ((method, route), h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for ((method, route), series) in requests.iter() {
+            let h = &series.latency;
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, n) in BUCKETS.iter().zip(h.buckets) {
                 let _ = writeln!(
@@ -284,6 +281,7 @@ impl Metrics {
                 h.count
             );
         }
+        drop(requests);
         if let Some(rss) = resident_memory_bytes() {
             let _ = writeln!(
                 out,

@@ -11,10 +11,10 @@ mod stored;
 mod werkzeug;
 
 use password_hash::rand_core::OsRng;
-use password_hash::{PasswordHasher as _, SaltString};
-use pbkdf2::{Params, Pbkdf2};
+use password_hash::SaltString;
 
 use crate::error::{Error, Result};
+use crate::pbkdf2_sha256;
 
 pub use stored::{HashFamily, UnusableHash, bounds as hash_bounds};
 
@@ -64,19 +64,7 @@ impl PasswordPolicy {
     /// Hashes a password into a PBKDF2-SHA256 PHC string with a fresh salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         let salt = SaltString::generate(&mut OsRng);
-        let params = Params {
-            rounds: self.pbkdf2_rounds,
-            output_length: 32,
-        };
-        Pbkdf2
-            .hash_password_customized(
-                password.as_bytes(),
-                Some(pbkdf2::Algorithm::Pbkdf2Sha256.ident()),
-                None,
-                params,
-                &salt,
-            )
-            .map(|h| h.to_string())
+        pbkdf2_sha256::hash(password.as_bytes(), &salt, self.pbkdf2_rounds)
             .map_err(Error::PasswordHash)
     }
 
@@ -145,10 +133,13 @@ mod tests {
     #[test]
     fn argon2id_is_accepted_and_rehashed() {
         let salt = SaltString::generate(&mut OsRng);
-        let phc = argon2::Argon2::default()
-            .hash_password(b"legacy-pass", &salt)
-            .unwrap()
-            .to_string();
+        let phc = password_hash::PasswordHasher::hash_password(
+            &argon2::Argon2::default(),
+            b"legacy-pass",
+            &salt,
+        )
+        .unwrap()
+        .to_string();
         assert!(phc.starts_with("$argon2id$"));
         assert!(fast().verify("legacy-pass", &phc));
         assert!(!fast().verify("other-pass", &phc));

@@ -25,7 +25,7 @@ impl<S: TokenStore> TokenService<S> {
     /// revocation mode through the cache.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated> {
         let now = self.now();
-        let verified = verify_access_token(
+        let verified = self.inner.verified.verify(
             token,
             &self.inner.keys.load(),
             &self.inner.rules,
@@ -83,13 +83,19 @@ impl<S: TokenStore> TokenService<S> {
         let cache = &self.inner.cache;
         let epoch = cache.epoch();
         let state = match self.inner.store.find_user(user).await? {
-            Some(record) => UserState::from(&record),
-            None => UserState {
-                is_active: false,
-                tokens_valid_after: None,
-            },
+            Some(record) => {
+                cache.insert_user(&record, epoch);
+                UserState::from(&record)
+            }
+            None => {
+                let state = UserState {
+                    is_active: false,
+                    tokens_valid_after: None,
+                };
+                cache.insert_user_state(user, state, epoch);
+                state
+            }
         };
-        cache.insert_user_state(user, state, epoch);
         Ok(state)
     }
 }

@@ -5,6 +5,7 @@ use time::Duration;
 
 use crate::error::{Error, Result};
 use crate::password::PasswordPolicy;
+use crate::verified_cache::VerifiedCacheLimits;
 
 /// How access tokens are checked beyond signature and claims. Each mode above
 /// `Stateless` includes the `UserState` check.
@@ -68,6 +69,8 @@ pub struct TokenServiceConfig {
     pub cache_max_staleness: Duration,
     /// Password hashing.
     pub password: PasswordPolicy,
+    /// Bounds of the cache of verified asymmetric signatures.
+    pub verified_cache: VerifiedCacheLimits,
 }
 
 impl TokenServiceConfig {
@@ -88,6 +91,7 @@ impl TokenServiceConfig {
             max_token_bytes: 8 * 1024,
             cache_max_staleness: Duration::seconds(5),
             password: PasswordPolicy::default(),
+            verified_cache: VerifiedCacheLimits::default(),
         }
     }
 

@@ -28,6 +28,7 @@ use crate::revocation::RevocationCache;
 use crate::session::SessionId;
 use crate::store::TokenStore;
 use crate::users::{UserId, UserRecord};
+use crate::verified_cache::{VerifiedCache, VerifiedCacheStats};
 
 /// Where a request came from; stored with sessions and audit rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -84,6 +85,7 @@ struct Inner<S> {
     rules: ValidationRules,
     clock: Arc<dyn Clock>,
     cache: RevocationCache,
+    verified: VerifiedCache,
     claims: Option<Box<ClaimsProvider>>,
     dummy_hash: OnceLock<String>,
 }
@@ -158,6 +160,7 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
         Ok(TokenService {
             inner: Arc::new(Inner {
                 cache: RevocationCache::new(self.config.cache_max_staleness),
+                verified: VerifiedCache::new(self.config.verified_cache),
                 store: self.store,
                 keys: KeySlot::new(self.keys),
                 rules,
@@ -226,6 +229,11 @@ impl<S: TokenStore> TokenService<S> {
     /// The clock's current time.
     pub fn now(&self) -> OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// Hits, misses and size of the verified-token cache.
+    pub fn verified_cache_stats(&self) -> VerifiedCacheStats {
+        self.inner.verified.stats()
     }
 
     /// The revocation cache.
