@@ -10,6 +10,7 @@
 mod database;
 pub mod fixtures;
 pub mod harness;
+pub mod otp_scenarios;
 pub mod scenarios;
 
 pub use database::{Table, TestDatabase};

@@ -7,6 +7,7 @@ mod cleanup;
 mod clock;
 mod error;
 mod keys;
+mod otp;
 mod password;
 mod refresh;
 mod revocation;
@@ -19,15 +20,24 @@ pub use audit::{AuditEvent, AuditKind, AuditRecord};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
 pub use cleanup::{CleanupPolicy, CleanupReport};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Error, RefreshRejection, Result, TokenRejection};
+pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
+pub use otp::code::{CodeHash, CodeSecret, MIN_CODE_SECRET_BYTES, OneTimeCode};
+pub use otp::config::OneTimeCodeConfig;
+pub use otp::phone::PhoneNumber;
+pub use otp::sender::{CodeMessage, CodeSender, SendError, SendFuture};
+pub use otp::store::{
+    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode,
+    OneTimeCodeStore, RedeemCode,
+};
 pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{
     AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem,
 };
 pub use service::{
-    ClientInfo, RevocationMode, TokenPair, TokenService, TokenServiceBuilder, TokenServiceConfig,
+    ClientInfo, CodeRequested, OneTimeCodes, RevocationMode, TokenPair, TokenService,
+    TokenServiceBuilder, TokenServiceConfig,
 };
 pub use session::{
     GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId,

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::cleanup::{CleanupPolicy, CleanupReport};
 use crate::error::Result;
+use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
 use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
@@ -176,11 +177,25 @@ pub trait Cleanup: Send + Sync {
 
 /// Everything a [`TokenService`](crate::TokenService) needs from a backend.
 pub trait TokenStore:
-    UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+    UserDirectory
+    + RefreshTokenStore
+    + AccessTokenStore
+    + AuditLog
+    + Cleanup
+    + OneTimeCodeStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> TokenStore for T where
-    T: UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+    T: UserDirectory
+        + RefreshTokenStore
+        + AccessTokenStore
+        + AuditLog
+        + Cleanup
+        + OneTimeCodeStore
+        + Clone
+        + 'static
 {
 }

@@ -5,3 +5,4 @@ mod common;
 use common::MySqlTestDb;
 
 auth_conformance::conformance_tests!(MySqlTestDb);
+auth_conformance::otp_conformance_tests!(MySqlTestDb);

@@ -6,3 +6,4 @@ mod common;
 use common::PgTestDb;
 
 auth_conformance::conformance_tests!(PgTestDb);
+auth_conformance::otp_conformance_tests!(PgTestDb);

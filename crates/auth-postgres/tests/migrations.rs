@@ -10,9 +10,10 @@ use common::PgTestDb;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "audit_logs",
     "auth_user_tokens",
+    "one_time_codes",
     "refresh_tokens",
     "revoked_tokens",
     "users",

@@ -17,6 +17,7 @@
 mod convert;
 mod error;
 mod migrate;
+mod otp;
 mod store;
 
 pub use error::SqliteError;

@@ -48,6 +48,7 @@ impl TestDatabase for SqliteTestDb {
             Table::RevokedTokens => "SELECT count(*) FROM revoked_tokens",
             Table::AccessTokens => "SELECT count(*) FROM auth_user_tokens",
             Table::AuditLogs => "SELECT count(*) FROM audit_logs",
+            Table::OneTimeCodes => "SELECT count(*) FROM one_time_codes",
         };
         let n: i64 = self
             .query(move |c| c.query_row(sql, [], |r| r.get(0)))
@@ -96,3 +97,4 @@ impl TestDatabase for SqliteTestDb {
 }
 
 auth_conformance::conformance_tests!(SqliteTestDb);
+auth_conformance::otp_conformance_tests!(SqliteTestDb);

@@ -4,12 +4,24 @@ use auth_sqlite::deadpool_sqlite::rusqlite::{self, Connection};
 use auth_sqlite::{SqliteError, SqliteMigrationState, SqliteTokenStore};
 use tempfile::TempDir;
 
-const TABLES: [&str; 5] = [
+const TABLES: [&str; 6] = [
     "users",
     "refresh_tokens",
     "revoked_tokens",
     "auth_user_tokens",
     "audit_logs",
+    "one_time_codes",
+];
+
+/// The table each migration creates or (migration 6: `users.phone_number`) alters.
+const MIGRATION_TABLES: [&str; 7] = [
+    "users",
+    "refresh_tokens",
+    "revoked_tokens",
+    "auth_user_tokens",
+    "audit_logs",
+    "users",
+    "one_time_codes",
 ];
 
 fn temp_store() -> (TempDir, SqliteTokenStore) {
@@ -67,7 +79,7 @@ fn all_versions() -> Vec<i64> {
 async fn up_on_an_empty_file_creates_every_table() {
     let (dir, store) = temp_store();
     let status = store.migration_status().await.unwrap();
-    assert_eq!(status.len(), 5);
+    assert_eq!(status.len(), MIGRATION_TABLES.len());
     assert!(
         status
             .iter()
@@ -117,7 +129,9 @@ async fn status_reports_each_version() {
             (2, "refresh_tokens"),
             (3, "revoked_tokens"),
             (4, "auth_user_tokens"),
-            (5, "audit_logs")
+            (5, "audit_logs"),
+            (6, "users_phone_number"),
+            (7, "one_time_codes"),
         ]
     );
     assert!(
@@ -185,9 +199,9 @@ async fn down_to_zero_and_up_again() {
 async fn each_down_removes_exactly_its_tables() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
-    // Migration n creates TABLES[n - 1]; reverting them one at a time removes one
-    // table and its indexes each time and leaves the others intact.
-    for n in (1..=TABLES.len()).rev() {
+    // Migration n creates (or alters) MIGRATION_TABLES[n - 1]; reverting them one at a
+    // time touches only that table and its indexes and leaves the others intact.
+    for n in (1..=MIGRATION_TABLES.len()).rev() {
         let before = schema(&store).await;
         assert_eq!(store.migrate_down(1).await.unwrap(), vec![n as i64]);
         let after = schema(&store).await;
@@ -195,13 +209,16 @@ async fn each_down_removes_exactly_its_tables() {
         assert!(!removed.is_empty());
         for (_, name, sql) in &removed {
             assert!(
-                name == TABLES[n - 1] || sql.contains(&format!("ON {} (", TABLES[n - 1])),
+                name == MIGRATION_TABLES[n - 1]
+                    || sql.contains(&format!("ON {} (", MIGRATION_TABLES[n - 1])),
                 "down {n} removed {name}, which is not part of {}",
-                TABLES[n - 1]
+                MIGRATION_TABLES[n - 1]
             );
         }
         assert!(
-            after.iter().all(|o| before.contains(o)),
+            after
+                .iter()
+                .all(|o| before.contains(o) || o.1 == MIGRATION_TABLES[n - 1]),
             "down {n} created nothing"
         );
     }
@@ -212,12 +229,12 @@ async fn each_down_removes_exactly_its_tables() {
 async fn down_to_a_version_keeps_it() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
-    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![5, 4]);
+    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![7, 6, 5, 4]);
     assert_eq!(
         tables(&store).await,
         ["refresh_tokens", "revoked_tokens", "users"]
     );
-    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5]);
+    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5, 6, 7]);
 }
 
 #[tokio::test]
@@ -261,7 +278,11 @@ async fn unknown_or_edited_migrations_are_refused() {
         store.migration_status().await.unwrap()[1].state,
         SqliteMigrationState::Modified
     );
-    assert_eq!(tables(&store).await.len(), 5, "refusals change nothing");
+    assert_eq!(
+        tables(&store).await.len(),
+        TABLES.len(),
+        "refusals change nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,5 +326,5 @@ async fn concurrent_openers_migrate_once() {
         open.await.unwrap().expect("every opener succeeds");
     }
     let store = SqliteTokenStore::connect(&path).unwrap();
-    assert_eq!(applied_rows(&store).await.len(), 5);
+    assert_eq!(applied_rows(&store).await.len(), MIGRATION_TABLES.len());
 }
