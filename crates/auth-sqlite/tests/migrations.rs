@@ -149,7 +149,12 @@ async fn status_reports_each_version() {
         .map(|s| s.state)
         .collect();
     use SqliteMigrationState::{Applied, Pending};
-    assert_eq!(states, [Applied, Applied, Applied, Pending, Pending]);
+    assert_eq!(
+        states,
+        [
+            Applied, Applied, Applied, Applied, Applied, Pending, Pending
+        ]
+    );
 }
 
 #[tokio::test]
