@@ -1,4 +1,4 @@
-//! Finding a PostgreSQL or MySQL server for the tests (DESIGN section 4):
+//! Finding a PostgreSQL or MySQL server for the tests (see ARCHITECTURE.md, "Harness"):
 //! 1. `AUTH_TEST_POSTGRES_URL` / `AUTH_TEST_MYSQL_URL` if set;
 //! 2. the local defaults, if they answer;
 //! 3. a testcontainers container, if a Docker engine answers;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use crate::error::TokenRejection;
-use crate::keys::Keyring;
+use crate::keys::{KeyError, Keyring};
 use crate::session::SessionId;
 use crate::users::UserId;
 
@@ -131,6 +131,23 @@ fn decode_part(part: &str, max: usize) -> Result<Vec<u8>, TokenRejection> {
     URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| TokenRejection::Malformed)
+}
+
+/// Signs a claims set with the keyring's active key: `typ` is [`ACCESS_TOKEN_TYPE`],
+/// `kid` the active key's. The counterpart of [`verify_access_token`].
+pub(crate) fn sign_access_token(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    keys: &Keyring,
+) -> Result<String, KeyError> {
+    let key = keys.signing_key();
+    let mut header = jsonwebtoken::Header::new(key.alg.jwt());
+    header.typ = Some(ACCESS_TOKEN_TYPE.into());
+    header.kid = Some(key.kid.clone());
+    let encoding = key
+        .encoding
+        .as_ref()
+        .ok_or_else(|| KeyError::Keyring("active key cannot sign".into()))?;
+    jsonwebtoken::encode(&header, claims, encoding).map_err(KeyError::Signing)
 }
 
 /// Verifies an access token's header, signature and claims at `now` (seconds).

@@ -1,5 +1,5 @@
 //! `cargo bench -p auth-postgres`: PostgreSQL figures as ratios against baselines run in
-//! the same process on the same server (DESIGN section 7).
+//! the same process on the same server (ARCHITECTURE.md, "Benchmarks").
 //!
 //! 1. Refresh rotation through `TokenService::refresh` at 1 and 8 concurrent clients,
 //!    beside (a) the same SQL statements through bare sqlx and (b) pgbench TPC-B

@@ -1,4 +1,4 @@
-//! The HTTP API of DESIGN section 5: state, router and handlers.
+//! The HTTP API (ARCHITECTURE.md, "authd"): state, router and handlers.
 
 use std::sync::Arc;
 use std::time::Instant;

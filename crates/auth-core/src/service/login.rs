@@ -1,0 +1,184 @@
+//! Registration, password login and application-opened sessions.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::refresh::{RefreshToken, TokenId};
+use crate::session::{NewRefreshToken, SessionId};
+use crate::store::TokenStore;
+use crate::users::{NewUser, UserId, UserRecord, normalize_email};
+
+use super::{ClientInfo, Subject, TokenPair, TokenService};
+
+impl<S: TokenStore> TokenService<S> {
+    pub(super) async fn hash_password(&self, password: &str) -> Result<String> {
+        let policy = self.inner.config.password;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || policy.hash(&password))
+            .await
+            .map_err(Error::storage)?
+    }
+
+    /// Verifies a password; for an account without a hash (or no account) it verifies
+    /// against a dummy hash, so timing does not reveal which.
+    pub(super) async fn verify_password(&self, password: &str, phc: Option<&str>) -> bool {
+        let policy = self.inner.config.password;
+        let (phc, real) = match phc {
+            Some(phc) => (phc.to_owned(), true),
+            None => (self.dummy_hash().await, false),
+        };
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || policy.verify(&password, &phc))
+            .await
+            .unwrap_or(false);
+        ok && real
+    }
+
+    pub(super) async fn dummy_hash(&self) -> String {
+        if let Some(hash) = self.inner.dummy_hash.get() {
+            return hash.clone();
+        }
+        let hash = self
+            .hash_password("dummy password, never matches")
+            .await
+            .unwrap_or_default();
+        self.inner.dummy_hash.get_or_init(|| hash).clone()
+    }
+
+    /// Creates a user with an email and password.
+    pub async fn register(&self, email: &str, password: &str) -> Result<UserId> {
+        let email = normalize_email(email)?;
+        self.inner.config.password.check_new_password(password)?;
+        let hash = self.hash_password(password).await?;
+        let user = NewUser {
+            email,
+            password_hash: Some(hash),
+            created_at: self.now(),
+        };
+        self.inner.store.create_user(&user).await
+    }
+
+    /// Checks email and password and opens a session. Every failure is
+    /// [`Error::InvalidCredentials`], whether or not the account exists.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
+        let email = normalize_email(email)?;
+        let user = self.inner.store.find_user_by_email(&email).await?;
+        let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let password_ok = self.verify_password(password, phc).await;
+        let rehash = phc.is_some_and(|p| self.inner.config.password.needs_rehash(p));
+        let now = self.now();
+        let user = match user {
+            Some(user) if password_ok && user.is_active => user,
+            other => {
+                let reason = match &other {
+                    Some(u) if password_ok && !u.is_active => "inactive",
+                    _ => "bad_credentials",
+                };
+                let uid = other.map(|u| u.id);
+                self.audit(
+                    AuditKind::LoginFailed,
+                    uid,
+                    None,
+                    client,
+                    json!({"reason": reason}),
+                    now,
+                )
+                .await?;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        if rehash {
+            let new_hash = self.hash_password(password).await?;
+            self.inner
+                .store
+                .set_password_hash(user.id, &new_hash)
+                .await?;
+        }
+        self.inner.store.record_login(user.id, now).await?;
+        let pair = self.open_session(&user, client, now).await?;
+        self.audit(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(pair.session_id),
+            client,
+            json!({}),
+            now,
+        )
+        .await?;
+        Ok(pair)
+    }
+
+    /// Opens a session for a user the application authenticated itself (SMS code,
+    /// SSO). [`Error::NotFound`] for an unknown user, [`Error::InvalidCredentials`] for
+    /// a deactivated one.
+    pub async fn start_session(&self, user: UserId, client: &ClientInfo) -> Result<TokenPair> {
+        let user = self
+            .inner
+            .store
+            .find_user(user)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if !user.is_active {
+            return Err(Error::InvalidCredentials);
+        }
+        let now = self.now();
+        let pair = self.open_session(&user, client, now).await?;
+        self.audit(
+            AuditKind::LoginSucceeded,
+            Some(user.id),
+            Some(pair.session_id),
+            client,
+            json!({}),
+            now,
+        )
+        .await?;
+        Ok(pair)
+    }
+
+    pub(super) async fn open_session(
+        &self,
+        user: &UserRecord,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair> {
+        let cfg = &self.inner.config;
+        let session_id = SessionId::new();
+        let refresh = RefreshToken::generate();
+        let session_expires_at = now + cfg.session_ttl;
+        let row = NewRefreshToken {
+            id: TokenId::new(),
+            hash: refresh.hash(),
+            user_id: user.id,
+            session_id,
+            generation: 0,
+            issued_at: now,
+            expires_at: (now + cfg.refresh_ttl).min(session_expires_at),
+            session_created_at: now,
+            session_expires_at,
+            user_agent: client.user_agent(),
+            ip: client.ip(),
+        };
+        self.inner.store.insert_refresh_token(&row).await?;
+        let subject = Subject {
+            user_id: user.id,
+            tokens_valid_after: user.tokens_valid_after,
+            claims: self.app_claims(user),
+        };
+        self.issue_pair(subject, session_id, refresh, now).await
+    }
+
+    /// The application claims for a user (empty without a claims provider).
+    pub(super) fn app_claims(&self, user: &UserRecord) -> Map<String, Value> {
+        match &self.inner.claims {
+            Some(provider) => provider(user),
+            None => Map::new(),
+        }
+    }
+}
