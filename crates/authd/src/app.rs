@@ -119,6 +119,7 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .route("/.well-known/jwks.json", get(jwks::<S>))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics::<S>))
+        .merge(crate::otp::routes::<S>())
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -145,7 +146,13 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .and_then(|m| ROUTES.iter().copied().find(|r| *r == m.as_str()))
+        .and_then(|m| {
+            ROUTES
+                .iter()
+                .chain(&crate::otp::OTP_ROUTES)
+                .copied()
+                .find(|r| *r == m.as_str())
+        })
         .unwrap_or("unmatched");
     let response = next.run(req).await;
     let elapsed = start.elapsed();
@@ -182,7 +189,7 @@ struct TokenResponse<'a> {
 }
 
 /// A token answer, never cached (RFC 6749 section 5.1).
-fn token_response(pair: &TokenPair) -> Response {
+pub(crate) fn token_response(pair: &TokenPair) -> Response {
     let body = TokenResponse {
         access_token: &pair.access_token,
         token_type: pair.token_type,

@@ -333,6 +333,8 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// PBKDF2 rounds for new hashes (lower only in tests).
     pub pbkdf2_rounds: u32,
+    /// Phone sign-in by one-time code (off by default; `AUTHD_OTP_*`).
+    pub otp: crate::otp::OtpSettings,
 }
 
 impl Default for Settings {
@@ -358,6 +360,7 @@ impl Default for Settings {
             log: "info".to_owned(),
             auto_migrate: true,
             pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS,
+            otp: crate::otp::OtpSettings::default(),
         }
     }
 }
@@ -373,7 +376,9 @@ impl SettingsArgs {
             Some(path) => Self::from_file(path)?,
             None => SettingsArgs::default(),
         };
-        Ok(self.or(file).into_settings())
+        let mut settings = self.or(file).into_settings();
+        settings.otp = crate::otp::OtpSettings::from_env()?;
+        Ok(settings)
     }
 
     /// Parses a TOML settings file.
@@ -456,6 +461,7 @@ impl SettingsArgs {
             log: self.log.unwrap_or(d.log),
             auto_migrate: self.auto_migrate.unwrap_or(d.auto_migrate),
             pbkdf2_rounds: self.pbkdf2_rounds.unwrap_or(d.pbkdf2_rounds),
+            otp: d.otp,
         }
     }
 }

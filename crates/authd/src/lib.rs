@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod keyfile;
 mod metrics;
+pub mod otp;
 mod ratelimit;
 mod server;
 

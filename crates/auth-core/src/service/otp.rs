@@ -60,6 +60,11 @@ fn whole_seconds_until(until: OffsetDateTime, now: OffsetDateTime) -> Duration {
 }
 
 impl<S: TokenStore> TokenService<S> {
+    /// Whether phone sign-in was configured ([`TokenServiceBuilder::one_time_codes`](super::TokenServiceBuilder::one_time_codes)).
+    pub fn one_time_codes_enabled(&self) -> bool {
+        self.inner.otp.is_some()
+    }
+
     fn one_time_codes(&self) -> Result<&OneTimeCodes> {
         self.inner
             .otp

@@ -2,6 +2,7 @@
 //! HTTP (reqwest). The scenarios are written once and run on every backend built in.
 
 mod harness;
+mod otp;
 mod scenarios;
 
 macro_rules! e2e_tests {
@@ -10,6 +11,17 @@ macro_rules! e2e_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 crate::scenarios::$name::<$db>().await;
+            }
+        )*
+    };
+}
+
+macro_rules! otp_e2e_tests {
+    ($db:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                crate::otp::$name::<$db>().await;
             }
         )*
     };
@@ -34,6 +46,7 @@ macro_rules! all_scenarios {
             revocation_modes_are_honoured,
             reuse_grace_allows_a_retry,
         );
+        otp_e2e_tests!($db; phone_sign_in_over_http);
     };
 }
 
