@@ -1199,7 +1199,12 @@ pub async fn password_rehash_on_login<D: TestDatabase>(db: &D) {
     }
     .hash(PASSWORD)
     .unwrap();
-    f.svc.store().set_password_hash(uid, &weak).await.unwrap();
+    let change = auth_core::PasswordChange {
+        user: uid,
+        password_hash: weak,
+        at: f.svc.now(),
+    };
+    f.svc.store().set_password_hash(&change).await.unwrap();
     f.login("rehash@example.com").await;
     let stored = f.svc.store().find_user(uid).await.unwrap().unwrap();
     let phc = stored.password_hash.expect("hash");

@@ -5,6 +5,7 @@ mod audit;
 mod claims;
 mod cleanup;
 mod clock;
+mod commands;
 mod error;
 mod keys;
 mod otp;
@@ -20,6 +21,9 @@ pub use audit::{AuditEvent, AuditKind, AuditRecord};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
 pub use cleanup::{CleanupPolicy, CleanupReport};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use commands::{
+    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+};
 pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 pub use otp::code::{CodeHash, CodeSecret, MIN_CODE_SECRET_BYTES, OneTimeCode};
@@ -33,7 +37,8 @@ pub use otp::store::{
 pub use password::{DEFAULT_PBKDF2_ROUNDS, PasswordPolicy};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{
-    AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevokedItem,
+    AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevocationKind,
+    RevokedItem, StoredRevocationError,
 };
 pub use service::{
     ClientInfo, CodeRequested, OneTimeCodes, RevocationMode, TokenPair, TokenService,

@@ -24,6 +24,112 @@ pub enum RevokedItem {
     User(UserId),
 }
 
+impl RevokedItem {
+    /// Which kind of event this is.
+    pub fn kind(&self) -> RevocationKind {
+        match self {
+            RevokedItem::Token(_) => RevocationKind::Token,
+            RevokedItem::Session(_) => RevocationKind::Session,
+            RevokedItem::User(_) => RevocationKind::User,
+        }
+    }
+
+    /// The revoked jti, for a token event.
+    pub fn jti(&self) -> Option<&str> {
+        match self {
+            RevokedItem::Token(jti) => Some(jti),
+            _ => None,
+        }
+    }
+
+    /// The revoked session, for a session event.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            RevokedItem::Session(sid) => Some(*sid),
+            _ => None,
+        }
+    }
+
+    /// Rebuilds an item from its stored columns (`kind`, `user_id`, `jti`,
+    /// `session_id`); the one place the stored form is read.
+    pub fn from_stored(
+        kind: &str,
+        user: UserId,
+        jti: Option<String>,
+        session: Option<SessionId>,
+    ) -> std::result::Result<Self, StoredRevocationError> {
+        match RevocationKind::parse(kind).ok_or(StoredRevocationError::UnknownKind)? {
+            RevocationKind::Token => jti
+                .map(RevokedItem::Token)
+                .ok_or(StoredRevocationError::MissingJti),
+            RevocationKind::Session => session
+                .map(RevokedItem::Session)
+                .ok_or(StoredRevocationError::MissingSession),
+            RevocationKind::User => Ok(RevokedItem::User(user)),
+        }
+    }
+}
+
+/// The stored `kind` of a revocation event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevocationKind {
+    /// One access token (`jti` set).
+    Token,
+    /// A session (`session_id` set).
+    Session,
+    /// A user's state changed.
+    User,
+}
+
+impl RevocationKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RevocationKind; 3] = [
+        RevocationKind::Token,
+        RevocationKind::Session,
+        RevocationKind::User,
+    ];
+
+    /// The stored text: `token`, `session` or `user`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationKind::Token => "token",
+            RevocationKind::Session => "session",
+            RevocationKind::User => "user",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == stored)
+    }
+}
+
+/// Why a stored revocation row does not map to a [`RevokedItem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoredRevocationError {
+    /// `kind` is none of `token`, `session`, `user`.
+    #[error("unknown revocation kind")]
+    UnknownKind,
+    /// A `token` row without `jti`.
+    #[error("a token revocation without jti")]
+    MissingJti,
+    /// A `session` row without `session_id`.
+    #[error("a session revocation without session_id")]
+    MissingSession,
+}
+
+impl StoredRevocationError {
+    /// The message, as a static string (for backends' corrupt-row errors).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredRevocationError::UnknownKind => "unknown revocation kind",
+            StoredRevocationError::MissingJti => "a token revocation without jti",
+            StoredRevocationError::MissingSession => "a session revocation without session_id",
+        }
+    }
+}
+
 /// One row of the revocation feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationEvent {

@@ -173,6 +173,20 @@ pub enum RevokeReason {
 }
 
 impl RevokeReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [RevokeReason; 5] = [
+        RevokeReason::Logout,
+        RevokeReason::LogoutAll,
+        RevokeReason::ReuseDetected,
+        RevokeReason::Revoked,
+        RevokeReason::UserDisabled,
+    ];
+
+    /// Parses the stored text.
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == stored)
+    }
+
     /// The stored text.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,17 +2,22 @@
 //! every backend to the same behaviour.
 //!
 //! All times are UTC with microsecond precision; backends must round-trip them exactly.
+//! Every time a backend writes comes from its arguments (the service's injected clock);
+//! a backend never reads a clock of its own.
 
 use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::commands::{
+    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+};
 use crate::error::Result;
 use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
-use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, Rotation, SessionId};
 use crate::users::{NewUser, UserId, UserRecord};
 
 /// Users: lookup, creation, credentials and state.
@@ -30,9 +35,10 @@ pub trait UserDirectory: Send + Sync {
     fn find_user(&self, id: UserId) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
 
     /// Replaces the stored password hash (rehash on login, password change).
-    fn set_password_hash(&self, id: UserId, phc: &str) -> impl Future<Output = Result<()>> + Send;
+    fn set_password_hash(&self, change: &PasswordChange)
+    -> impl Future<Output = Result<()>> + Send;
 
-    /// Records a successful login.
+    /// Records a successful login at `at`: both `last_login` and `updated_at`.
     fn record_login(
         &self,
         id: UserId,
@@ -43,10 +49,7 @@ pub trait UserDirectory: Send + Sync {
     /// drop the user's state. `Ok(false)` if the user does not exist.
     fn set_user_active(
         &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
+        change: &ActivationChange,
     ) -> impl Future<Output = Result<bool>> + Send;
 }
 
@@ -97,10 +100,7 @@ pub trait RefreshTokenStore: Send + Sync {
     /// `event_expires_at`), all atomically. `Ok(false)` if it had no live token.
     fn revoke_session(
         &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
+        revocation: &SessionRevocation,
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Revokes every session of a user as [`revoke_session`](Self::revoke_session)
@@ -108,11 +108,7 @@ pub trait RefreshTokenStore: Send + Sync {
     /// revocation event, all atomically. Returns the number of sessions revoked.
     fn revoke_user_sessions(
         &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
+        revocation: &UserRevocation,
     ) -> impl Future<Output = Result<u64>> + Send;
 }
 
@@ -134,10 +130,7 @@ pub trait AccessTokenStore: Send + Sync {
     /// event) atomically. Idempotent: `Ok(false)` if it was already revoked.
     fn revoke_access_token(
         &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        revocation: &AccessTokenRevocation,
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Revocation events after the cursor, oldest first, at most `limit`; see

@@ -168,18 +168,17 @@ impl TryFrom<RevokedRow> for RevocationEvent {
     type Error = MySqlError;
 
     fn try_from(r: RevokedRow) -> Result<Self, MySqlError> {
-        let item = match r.kind.as_str() {
-            "token" => RevokedItem::Token(
-                String::from_utf8(required(r.jti, "token revocation without jti")?)
-                    .map_err(|_| MySqlError::InvalidRow("jti is not UTF-8"))?,
-            ),
-            "session" => RevokedItem::Session(SessionId(uuid(
-                &required(r.session_id, "session revocation without session_id")?,
-                "session_id",
-            )?)),
-            "user" => RevokedItem::User(UserId(r.user_id)),
-            _ => return Err(MySqlError::InvalidRow("unknown revocation kind")),
-        };
+        let jti = r
+            .jti
+            .map(String::from_utf8)
+            .transpose()
+            .map_err(|_| MySqlError::InvalidRow("jti is not UTF-8"))?;
+        let session = r
+            .session_id
+            .map(|s| uuid(&s, "session_id").map(SessionId))
+            .transpose()?;
+        let item = RevokedItem::from_stored(&r.kind, UserId(r.user_id), jti, session)
+            .map_err(|e| MySqlError::InvalidRow(e.as_str()))?;
         Ok(RevocationEvent {
             id: r.id,
             user_id: UserId(r.user_id),

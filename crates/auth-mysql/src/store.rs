@@ -5,10 +5,11 @@ use std::fmt;
 
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
-    AccessTokenEntry, AccessTokenStore, AuditEvent, AuditLog, AuditRecord, Cleanup, CleanupPolicy,
-    CleanupReport, NewRefreshToken, NewUser, RefreshTokenRecord, RefreshTokenStore,
-    RevocationCursor, RevocationEvent, RevokeReason, Rotation, SessionId, TokenHash, TokenId,
-    UserDirectory, UserId, UserRecord,
+    AccessTokenEntry, AccessTokenRevocation, AccessTokenStore, ActivationChange, AuditEvent,
+    AuditLog, AuditRecord, Cleanup, CleanupPolicy, CleanupReport, NewRefreshToken, NewUser,
+    PasswordChange, RefreshTokenRecord, RefreshTokenStore, RevocationCursor, RevocationEvent,
+    RevocationKind, Rotation, SessionId, SessionRevocation, TokenHash, TokenId, UserDirectory,
+    UserId, UserRecord, UserRevocation,
 };
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -286,15 +287,18 @@ impl MySqlTokenStore {
         row.map(UserRecord::try_from).transpose()
     }
 
-    async fn set_password_hash_inner(&self, id: UserId, phc: &str) -> Result<(), MySqlError> {
+    async fn set_password_hash_inner(&self, change: &PasswordChange) -> Result<(), MySqlError> {
+        let phc = change.password_hash.as_str();
         limits::PASSWORD_HASH.check(phc)?;
-        with_conn!(self, |conn| diesel::update(auth_user::table.find(id.0))
-            .set((
-                auth_user::password_hash.eq(phc),
-                auth_user::updated_at.eq(sql::<Datetime>("UTC_TIMESTAMP(6)")),
-            ))
-            .execute(conn)
-            .await)?;
+        with_conn!(self, |conn| diesel::update(
+            auth_user::table.find(change.user.0)
+        )
+        .set((
+            auth_user::password_hash.eq(phc),
+            auth_user::updated_at.eq(change.at),
+        ))
+        .execute(conn)
+        .await)?;
         Ok(())
     }
 
@@ -306,13 +310,13 @@ impl MySqlTokenStore {
         Ok(())
     }
 
-    async fn set_user_active_inner(
-        &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> Result<bool, MySqlError> {
+    async fn set_user_active_inner(&self, change: &ActivationChange) -> Result<bool, MySqlError> {
+        let ActivationChange {
+            user: id,
+            active,
+            at,
+            event_expires_at,
+        } = *change;
         Ok(transaction!(self, |conn| {
             let found = diesel::update(auth_user::table.find(id.0))
                 .set((
@@ -326,7 +330,7 @@ impl MySqlTokenStore {
             }
             diesel::insert_into(revoked_tokens::table)
                 .values(NewRevokedRow {
-                    kind: "user",
+                    kind: RevocationKind::User.as_str(),
                     user_id: id.0,
                     jti: None,
                     session_id: None,
@@ -353,24 +357,16 @@ impl UserDirectory for MySqlTokenStore {
         Ok(self.find_user_inner(id).await?)
     }
 
-    async fn set_password_hash(&self, id: UserId, phc: &str) -> auth_core::Result<()> {
-        Ok(self.set_password_hash_inner(id, phc).await?)
+    async fn set_password_hash(&self, change: &PasswordChange) -> auth_core::Result<()> {
+        Ok(self.set_password_hash_inner(change).await?)
     }
 
     async fn record_login(&self, id: UserId, at: OffsetDateTime) -> auth_core::Result<()> {
         Ok(self.record_login_inner(id, at).await?)
     }
 
-    async fn set_user_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> auth_core::Result<bool> {
-        Ok(self
-            .set_user_active_inner(id, active, at, event_expires_at)
-            .await?)
+    async fn set_user_active(&self, change: &ActivationChange) -> auth_core::Result<bool> {
+        Ok(self.set_user_active_inner(change).await?)
     }
 }
 
@@ -495,11 +491,14 @@ impl MySqlTokenStore {
 
     async fn revoke_session_inner(
         &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
+        revocation: &SessionRevocation,
     ) -> Result<bool, MySqlError> {
+        let SessionRevocation {
+            session,
+            reason,
+            at,
+            event_expires_at,
+        } = *revocation;
         limits::REVOKE_REASON.check(reason.as_str())?;
         let sid = uuid_bytes(&session.0);
         Ok(transaction!(self, |conn| {
@@ -536,7 +535,7 @@ impl MySqlTokenStore {
             .await?;
             diesel::insert_into(revoked_tokens::table)
                 .values(NewRevokedRow {
-                    kind: "session",
+                    kind: RevocationKind::Session.as_str(),
                     user_id,
                     jti: None,
                     session_id: Some(sid),
@@ -553,12 +552,15 @@ impl MySqlTokenStore {
 
     async fn revoke_user_sessions_inner(
         &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
+        revocation: &UserRevocation,
     ) -> Result<u64, MySqlError> {
+        let UserRevocation {
+            user,
+            reason,
+            at,
+            event_expires_at,
+            tokens_valid_after,
+        } = *revocation;
         limits::REVOKE_REASON.check(reason.as_str())?;
         Ok(transaction!(self, |conn| {
             let unrevoked: Vec<(Option<Vec<u8>>, Option<OffsetDateTime>)> = tokens::table
@@ -599,7 +601,7 @@ impl MySqlTokenStore {
                 let events: Vec<NewRevokedRow<'_>> = ids
                     .iter()
                     .map(|sid| NewRevokedRow {
-                        kind: "session",
+                        kind: RevocationKind::Session.as_str(),
                         user_id: user.0,
                         jti: None,
                         session_id: Some(sid),
@@ -623,7 +625,7 @@ impl MySqlTokenStore {
                 if found > 0 {
                     diesel::insert_into(revoked_tokens::table)
                         .values(NewRevokedRow {
-                            kind: "user",
+                            kind: RevocationKind::User.as_str(),
                             user_id: user.0,
                             jti: None,
                             session_id: None,
@@ -679,29 +681,12 @@ impl RefreshTokenStore for MySqlTokenStore {
         Ok(self.live_refresh_token_of_session_inner(session).await?)
     }
 
-    async fn revoke_session(
-        &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> auth_core::Result<bool> {
-        Ok(self
-            .revoke_session_inner(session, reason, at, event_expires_at)
-            .await?)
+    async fn revoke_session(&self, revocation: &SessionRevocation) -> auth_core::Result<bool> {
+        Ok(self.revoke_session_inner(revocation).await?)
     }
 
-    async fn revoke_user_sessions(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
-    ) -> auth_core::Result<u64> {
-        Ok(self
-            .revoke_user_sessions_inner(user, reason, at, event_expires_at, tokens_valid_after)
-            .await?)
+    async fn revoke_user_sessions(&self, revocation: &UserRevocation) -> auth_core::Result<u64> {
+        Ok(self.revoke_user_sessions_inner(revocation).await?)
     }
 }
 
@@ -734,11 +719,10 @@ impl MySqlTokenStore {
 
     async fn revoke_access_token_inner(
         &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        revocation: &AccessTokenRevocation,
     ) -> Result<bool, MySqlError> {
+        let (jti, user) = (revocation.jti.as_str(), revocation.user);
+        let (at, expires_at) = (revocation.at, revocation.expires_at);
         limits::JTI.check(jti)?;
         Ok(transaction!(self, |conn| {
             diesel::update(
@@ -751,7 +735,7 @@ impl MySqlTokenStore {
             .await?;
             let inserted = diesel::insert_into(revoked_tokens::table)
                 .values(NewRevokedRow {
-                    kind: "token",
+                    kind: RevocationKind::Token.as_str(),
                     user_id: user.0,
                     jti: Some(jti.as_bytes()),
                     session_id: None,
@@ -806,14 +790,9 @@ impl AccessTokenStore for MySqlTokenStore {
 
     async fn revoke_access_token(
         &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        revocation: &AccessTokenRevocation,
     ) -> auth_core::Result<bool> {
-        Ok(self
-            .revoke_access_token_inner(jti, user, at, expires_at)
-            .await?)
+        Ok(self.revoke_access_token_inner(revocation).await?)
     }
 
     async fn revocation_events(

@@ -125,7 +125,12 @@ async fn a_racing_session_revocation_leaves_no_live_token() {
                 barrier.wait().await;
                 let at = now();
                 store
-                    .revoke_session(sid, RevokeReason::Logout, at, at + Duration::hours(1))
+                    .revoke_session(&auth_core::SessionRevocation {
+                        session: sid,
+                        reason: RevokeReason::Logout,
+                        at,
+                        event_expires_at: at + Duration::hours(1),
+                    })
                     .await
                     .expect("revoke")
             })

@@ -179,7 +179,13 @@ async fn over_long_values_are_refused_and_change_nothing() {
         "password_hash",
     );
     assert_refused(
-        store.set_password_hash(uid, &"x".repeat(256)).await,
+        store
+            .set_password_hash(&auth_core::PasswordChange {
+                user: uid,
+                password_hash: "x".repeat(256),
+                at,
+            })
+            .await,
         "password_hash",
     );
     assert_refused(
@@ -221,7 +227,14 @@ async fn over_long_values_are_refused_and_change_nothing() {
     };
     assert_refused(store.register_access_token(&entry).await, "jti");
     assert_refused(
-        store.revoke_access_token(&entry.jti, uid, at, at).await,
+        store
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: entry.jti.clone(),
+                user: uid,
+                at,
+                expires_at: at,
+            })
+            .await,
         "jti",
     );
     let event = AuditEvent {

@@ -1,12 +1,11 @@
 //! [`AccessTokenStore`] over `auth_user_tokens` (allowlist) and `revoked_tokens` (feed).
 
 use auth_core::{
-    AccessTokenEntry, AccessTokenStore, Result, RevocationCursor, RevocationEvent, RevokedItem,
-    SessionId, UserId,
+    AccessTokenEntry, AccessTokenRevocation, AccessTokenStore, Result, RevocationCursor,
+    RevocationEvent, RevocationKind, RevokedItem, SessionId, UserId,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{corrupt, db};
@@ -18,11 +17,11 @@ const EVENTS_AFTER: &str = "SELECT id, kind, user_id, jti, session_id, revoked_a
 const EVENTS_AFTER_OR_SINCE: &str = "SELECT id, kind, user_id, jti, session_id, revoked_at, expires_at \
     FROM revoked_tokens WHERE id > $1 OR revoked_at >= $3 ORDER BY id LIMIT $2";
 
-/// Appends a 'token' event unless the jti is already denied, and disables its allowlist
+/// Appends a token event (kind `$5`) unless the jti is already denied, and disables its allowlist
 /// row. One statement. Returns the number of events written (0 or 1).
 const REVOKE_ACCESS_TOKEN: &str = "WITH ins AS ( \
         INSERT INTO revoked_tokens (kind, user_id, jti, revoked_at, expires_at) \
-        VALUES ('token', $2, $1, $3, $4) \
+        VALUES ($5, $2, $1, $3, $4) \
         ON CONFLICT (jti) DO NOTHING \
         RETURNING id \
     ), dis AS ( \
@@ -33,20 +32,10 @@ const REVOKE_ACCESS_TOKEN: &str = "WITH ins AS ( \
 fn event(row: &PgRow) -> Result<RevocationEvent> {
     let kind: String = row.try_get("kind").map_err(db)?;
     let user_id = UserId(row.try_get("user_id").map_err(db)?);
-    let item = match kind.as_str() {
-        "token" => RevokedItem::Token(
-            row.try_get::<Option<String>, _>("jti")
-                .map_err(db)?
-                .ok_or_else(|| corrupt("revoked_tokens", "a 'token' row without jti"))?,
-        ),
-        "session" => RevokedItem::Session(SessionId(
-            row.try_get::<Option<Uuid>, _>("session_id")
-                .map_err(db)?
-                .ok_or_else(|| corrupt("revoked_tokens", "a 'session' row without session_id"))?,
-        )),
-        "user" => RevokedItem::User(user_id),
-        _ => return Err(corrupt("revoked_tokens", "unknown kind")),
-    };
+    let jti: Option<String> = row.try_get("jti").map_err(db)?;
+    let session: Option<Uuid> = row.try_get("session_id").map_err(db)?;
+    let item = RevokedItem::from_stored(&kind, user_id, jti, session.map(SessionId))
+        .map_err(|e| corrupt("revoked_tokens", e.as_str()))?;
     Ok(RevocationEvent {
         id: row.try_get("id").map_err(db)?,
         user_id,
@@ -98,18 +87,13 @@ impl AccessTokenStore for PgTokenStore {
         Ok(Some(entry))
     }
 
-    async fn revoke_access_token(
-        &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn revoke_access_token(&self, revocation: &AccessTokenRevocation) -> Result<bool> {
         let written: i64 = sqlx::query_scalar(REVOKE_ACCESS_TOKEN)
-            .bind(jti)
-            .bind(user.0)
-            .bind(at)
-            .bind(expires_at)
+            .bind(&revocation.jti)
+            .bind(revocation.user.0)
+            .bind(revocation.at)
+            .bind(revocation.expires_at)
+            .bind(RevocationKind::Token.as_str())
             .fetch_one(self.pool())
             .await
             .map_err(db)?;

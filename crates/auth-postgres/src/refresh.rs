@@ -1,8 +1,8 @@
 //! [`RefreshTokenStore`] over `refresh_tokens`.
 
 use auth_core::{
-    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Result, RevokeReason, Rotation,
-    SessionId, TokenHash, TokenId, UserId,
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Result, RevocationKind, RevokeReason,
+    Rotation, SessionId, SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -62,7 +62,7 @@ const RECORD_COLUMNS_WHERE_SESSION_LIVE: &str = "SELECT id, user_id, session_id,
 // a rotation needs a live row, and every live row is then locked by this transaction.
 
 /// Revokes the unrevoked rows of one session; if any changed, disables the session's
-/// allowlisted access tokens and appends one 'session' event. Returns whether a live
+/// allowlisted access tokens and appends one session event (kind `$5`). Returns whether a live
 /// row was among them and whether anything changed.
 const REVOKE_SESSION: &str = "WITH rt AS ( \
         UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
@@ -73,13 +73,13 @@ const REVOKE_SESSION: &str = "WITH rt AS ( \
         WHERE session_id = $1 AND NOT disabled AND EXISTS (SELECT 1 FROM rt) \
     ), ev AS ( \
         INSERT INTO revoked_tokens (kind, user_id, session_id, revoked_at, expires_at) \
-        SELECT 'session', (SELECT user_id FROM rt LIMIT 1), $1, $2, $4 WHERE EXISTS (SELECT 1 FROM rt) \
+        SELECT $5::text, (SELECT user_id FROM rt LIMIT 1), $1, $2, $4 WHERE EXISTS (SELECT 1 FROM rt) \
     ) \
     SELECT EXISTS (SELECT 1 FROM rt WHERE rotated_at IS NULL), EXISTS (SELECT 1 FROM rt)";
 
 /// Revokes every session of a user as [`REVOKE_SESSION`] does (one event per session
 /// that had unrevoked rows) and, when `$5` is not null, stores `tokens_valid_after` and
-/// appends a 'user' event. Returns the sessions that had a live row and all sessions
+/// appends a user event (kinds `$6`, `$7`). Returns the sessions that had a live row and all sessions
 /// changed.
 const REVOKE_USER_SESSIONS: &str = "WITH rt AS ( \
         UPDATE refresh_tokens SET revoked_at = $2, revoke_reason = $3 \
@@ -92,14 +92,14 @@ const REVOKE_USER_SESSIONS: &str = "WITH rt AS ( \
         WHERE user_id = $1 AND NOT disabled AND session_id IN (SELECT session_id FROM sessions) \
     ), ev AS ( \
         INSERT INTO revoked_tokens (kind, user_id, session_id, revoked_at, expires_at) \
-        SELECT 'session', $1, session_id, $2, $4 FROM sessions ORDER BY session_id \
+        SELECT $6::text, $1, session_id, $2, $4 FROM sessions ORDER BY session_id \
     ), usr AS ( \
         UPDATE users SET tokens_valid_after = $5, updated_at = $2 \
         WHERE id = $1 AND $5::timestamptz IS NOT NULL \
         RETURNING id \
     ), uev AS ( \
         INSERT INTO revoked_tokens (kind, user_id, revoked_at, expires_at) \
-        SELECT 'user', id, $2, $4 FROM usr \
+        SELECT $7::text, id, $2, $4 FROM usr \
     ) \
     SELECT coalesce(array_agg(session_id) FILTER (WHERE had_live), '{}'), \
            coalesce(array_agg(session_id), '{}') FROM sessions";
@@ -250,19 +250,20 @@ impl RefreshTokenStore for PgTokenStore {
         row.as_ref().map(refresh_record).transpose()
     }
 
-    async fn revoke_session(
-        &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn revoke_session(&self, revocation: &SessionRevocation) -> Result<bool> {
+        let SessionRevocation {
+            session,
+            reason,
+            at,
+            event_expires_at,
+        } = *revocation;
         let mut tx = self.pool().begin().await.map_err(db)?;
         let (mut had_live, changed): (bool, bool) = sqlx::query_as(REVOKE_SESSION)
             .bind(session.0)
             .bind(at)
             .bind(reason.as_str())
             .bind(event_expires_at)
+            .bind(RevocationKind::Session.as_str())
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
@@ -275,21 +276,17 @@ impl RefreshTokenStore for PgTokenStore {
         Ok(had_live)
     }
 
-    async fn revoke_user_sessions(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
-    ) -> Result<u64> {
+    async fn revoke_user_sessions(&self, revocation: &UserRevocation) -> Result<u64> {
+        let (reason, at) = (revocation.reason, revocation.at);
         let mut tx = self.pool().begin().await.map_err(db)?;
         let (mut live, changed): (Vec<Uuid>, Vec<Uuid>) = sqlx::query_as(REVOKE_USER_SESSIONS)
-            .bind(user.0)
+            .bind(revocation.user.0)
             .bind(at)
             .bind(reason.as_str())
-            .bind(event_expires_at)
-            .bind(tokens_valid_after)
+            .bind(revocation.event_expires_at)
+            .bind(revocation.tokens_valid_after)
+            .bind(RevocationKind::Session.as_str())
+            .bind(RevocationKind::User.as_str())
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;

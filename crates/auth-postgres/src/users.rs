@@ -1,6 +1,9 @@
 //! [`UserDirectory`] over the `users` table.
 
-use auth_core::{NewUser, Result, UserDirectory, UserId, UserRecord};
+use auth_core::{
+    ActivationChange, NewUser, PasswordChange, Result, RevocationKind, UserDirectory, UserId,
+    UserRecord,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
@@ -54,10 +57,11 @@ impl UserDirectory for PgTokenStore {
         row.as_ref().map(user_record).transpose().map_err(db)
     }
 
-    async fn set_password_hash(&self, id: UserId, phc: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
-            .bind(id.0)
-            .bind(phc)
+    async fn set_password_hash(&self, change: &PasswordChange) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(change.user.0)
+            .bind(&change.password_hash)
+            .bind(change.at)
             .execute(self.pool())
             .await
             .map_err(db)?;
@@ -65,7 +69,7 @@ impl UserDirectory for PgTokenStore {
     }
 
     async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<()> {
-        sqlx::query("UPDATE users SET last_login = $2 WHERE id = $1")
+        sqlx::query("UPDATE users SET last_login = $2, updated_at = $2 WHERE id = $1")
             .bind(id.0)
             .bind(at)
             .execute(self.pool())
@@ -74,27 +78,22 @@ impl UserDirectory for PgTokenStore {
         Ok(())
     }
 
-    async fn set_user_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> Result<bool> {
+    async fn set_user_active(&self, change: &ActivationChange) -> Result<bool> {
         // One statement, so the state change and its revocation event commit together.
         let found: bool = sqlx::query_scalar(
             "WITH u AS ( \
                  UPDATE users SET is_active = $2, updated_at = $3 WHERE id = $1 RETURNING id \
              ), ev AS ( \
                  INSERT INTO revoked_tokens (kind, user_id, revoked_at, expires_at) \
-                 SELECT 'user', id, $3, $4 FROM u \
+                 SELECT $5::text, id, $3, $4 FROM u \
              ) \
              SELECT EXISTS (SELECT 1 FROM u)",
         )
-        .bind(id.0)
-        .bind(active)
-        .bind(at)
-        .bind(event_expires_at)
+        .bind(change.user.0)
+        .bind(change.active)
+        .bind(change.at)
+        .bind(change.event_expires_at)
+        .bind(RevocationKind::User.as_str())
         .fetch_one(self.pool())
         .await
         .map_err(db)?;

@@ -93,7 +93,12 @@ async fn batches_walk_every_rule_across_equal_keys() {
         };
         store.register_access_token(&entry).await.expect("register");
         store
-            .revoke_access_token(&entry.jti, user, t - Duration::minutes(20), expires_at)
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: entry.jti.clone(),
+                user,
+                at: t - Duration::minutes(20),
+                expires_at,
+            })
             .await
             .expect("revoke");
     }

@@ -269,7 +269,12 @@ async fn seed_cleanup_rows(store: &PgTokenStore) -> i64 {
         store.insert_refresh_token(&t).await.expect("insert");
         let at = now + Duration::days(days);
         store
-            .revoke_session(t.session_id, auth_core::RevokeReason::Logout, at, at)
+            .revoke_session(&auth_core::SessionRevocation {
+                session: t.session_id,
+                reason: auth_core::RevokeReason::Logout,
+                at,
+                event_expires_at: at,
+            })
             .await
             .expect("revoke");
         doomed += i64::from(goes);

@@ -242,7 +242,12 @@ async fn a_revocation_racing_rotations_leaves_no_live_token() {
                 tokio::time::sleep(StdDuration::from_micros(200 * (round % 10))).await;
                 let at = now();
                 store
-                    .revoke_session(session, auth_core::RevokeReason::Logout, at, at)
+                    .revoke_session(&auth_core::SessionRevocation {
+                        session,
+                        reason: auth_core::RevokeReason::Logout,
+                        at,
+                        event_expires_at: at,
+                    })
                     .await
                     .expect("revoke")
             })
@@ -342,7 +347,12 @@ async fn a_grace_reexchange_of_a_retired_current_writes_nothing() {
     let t2 = next.successor;
     let at = now();
     store
-        .revoke_session(t2.session_id, auth_core::RevokeReason::Logout, at, at)
+        .revoke_session(&auth_core::SessionRevocation {
+            session: t2.session_id,
+            reason: auth_core::RevokeReason::Logout,
+            at,
+            event_expires_at: at,
+        })
         .await
         .expect("revoke");
     let r = rotation(&t2, Some((&t1, 5)));

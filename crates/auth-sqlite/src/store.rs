@@ -6,10 +6,11 @@ use std::time::Duration as StdDuration;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    AccessTokenEntry, AccessTokenStore, AuditEvent, AuditKind, AuditLog, AuditRecord, Cleanup,
-    CleanupPolicy, CleanupReport, NewRefreshToken, NewUser, RefreshTokenRecord, RefreshTokenStore,
-    RevocationCursor, RevocationEvent, RevokeReason, RevokedItem, Rotation, SessionId, TokenHash,
-    TokenId, UserDirectory, UserId, UserRecord,
+    AccessTokenEntry, AccessTokenRevocation, AccessTokenStore, ActivationChange, AuditEvent,
+    AuditKind, AuditLog, AuditRecord, Cleanup, CleanupPolicy, CleanupReport, NewRefreshToken,
+    NewUser, PasswordChange, RefreshTokenRecord, RefreshTokenStore, RevocationCursor,
+    RevocationEvent, RevocationKind, RevokedItem, Rotation, SessionId, SessionRevocation,
+    TokenHash, TokenId, UserDirectory, UserId, UserRecord, UserRevocation,
 };
 use deadpool_sqlite::rusqlite::{
     self, Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params,
@@ -265,7 +266,7 @@ fn insert_session_event(
     expires_at: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(INSERT_EVENT)?.execute(params![
-        "session",
+        RevocationKind::Session.as_str(),
         user,
         None::<String>,
         session,
@@ -277,7 +278,7 @@ fn insert_session_event(
 
 fn insert_user_event(tx: &Connection, user: i64, at: i64, expires_at: i64) -> rusqlite::Result<()> {
     tx.prepare_cached(INSERT_EVENT)?.execute(params![
-        "user",
+        RevocationKind::User.as_str(),
         user,
         None::<String>,
         None::<Vec<u8>>,
@@ -298,17 +299,10 @@ fn disable_session_access_tokens(tx: &Connection, session: &[u8]) -> rusqlite::R
 fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RevocationEvent> {
     let user_id = UserId(row.get(2)?);
     let kind: String = row.get(1)?;
-    let item = match kind.as_str() {
-        "token" => RevokedItem::Token(
-            row.get::<_, Option<String>>(3)?
-                .ok_or_else(|| unexpected(3, "NULL".into()))?,
-        ),
-        "session" => RevokedItem::Session(SessionId(
-            opt_uuid_at(row, 4)?.ok_or_else(|| unexpected(4, "NULL".into()))?,
-        )),
-        "user" => RevokedItem::User(user_id),
-        _ => return Err(unexpected(1, kind)),
-    };
+    let jti: Option<String> = row.get(3)?;
+    let session = opt_uuid_at(row, 4)?.map(SessionId);
+    let item = RevokedItem::from_stored(&kind, user_id, jti, session)
+        .map_err(|e| unexpected(1, format!("{kind}: {e}")))?;
     Ok(RevocationEvent {
         id: row.get(0)?,
         user_id,
@@ -401,14 +395,13 @@ impl UserDirectory for SqliteTokenStore {
         Ok(user)
     }
 
-    async fn set_password_hash(&self, id: UserId, phc: &str) -> auth_core::Result<()> {
-        let phc = phc.to_owned();
-        let now = micros(OffsetDateTime::now_utc());
+    async fn set_password_hash(&self, change: &PasswordChange) -> auth_core::Result<()> {
+        let (id, phc, at) = (change.user, change.password_hash.clone(), micros(change.at));
         write(&self.pool, move |tx| {
             tx.prepare_cached(
                 "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
             )?
-            .execute(params![phc, now, id.0])?;
+            .execute(params![phc, at, id.0])?;
             Ok(())
         })
         .await?;
@@ -426,14 +419,9 @@ impl UserDirectory for SqliteTokenStore {
         Ok(())
     }
 
-    async fn set_user_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> auth_core::Result<bool> {
-        let (at, exp) = (micros(at), micros(event_expires_at));
+    async fn set_user_active(&self, change: &ActivationChange) -> auth_core::Result<bool> {
+        let (id, active) = (change.user, change.active);
+        let (at, exp) = (micros(change.at), micros(change.event_expires_at));
         let found = write(&self.pool, move |tx| {
             let n = tx
                 .prepare_cached("UPDATE users SET is_active = ?1, updated_at = ?2 WHERE id = ?3")?
@@ -560,14 +548,13 @@ impl RefreshTokenStore for SqliteTokenStore {
         Ok(found)
     }
 
-    async fn revoke_session(
-        &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> auth_core::Result<bool> {
-        let (at, exp, session) = (micros(at), micros(event_expires_at), sid(session));
+    async fn revoke_session(&self, revocation: &SessionRevocation) -> auth_core::Result<bool> {
+        let reason = revocation.reason;
+        let (at, exp, session) = (
+            micros(revocation.at),
+            micros(revocation.event_expires_at),
+            sid(revocation.session),
+        );
         let had_live = write(&self.pool, move |tx| {
             let rows = tx
                 .prepare_cached(
@@ -590,18 +577,12 @@ impl RefreshTokenStore for SqliteTokenStore {
         Ok(had_live)
     }
 
-    async fn revoke_user_sessions(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
-    ) -> auth_core::Result<u64> {
+    async fn revoke_user_sessions(&self, revocation: &UserRevocation) -> auth_core::Result<u64> {
+        let (user, reason) = (revocation.user, revocation.reason);
         let (at, exp, tva) = (
-            micros(at),
-            micros(event_expires_at),
-            opt_micros(tokens_valid_after),
+            micros(revocation.at),
+            micros(revocation.event_expires_at),
+            opt_micros(revocation.tokens_valid_after),
         );
         let revoked = write(&self.pool, move |tx| {
             let rows = tx
@@ -671,20 +652,17 @@ impl AccessTokenStore for SqliteTokenStore {
 
     async fn revoke_access_token(
         &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        revocation: &AccessTokenRevocation,
     ) -> auth_core::Result<bool> {
-        let jti = jti.to_owned();
-        let (at, exp) = (micros(at), micros(expires_at));
+        let (jti, user) = (revocation.jti.clone(), revocation.user);
+        let (at, exp) = (micros(revocation.at), micros(revocation.expires_at));
         let inserted = write(&self.pool, move |tx| {
             let n = tx
                 .prepare_cached(
                     "INSERT INTO revoked_tokens (kind, user_id, jti, session_id, revoked_at, expires_at) \
-                     VALUES ('token', ?1, ?2, NULL, ?3, ?4) ON CONFLICT (jti) DO NOTHING",
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5) ON CONFLICT (jti) DO NOTHING",
                 )?
-                .execute(params![user.0, jti, at, exp])?;
+                .execute(params![RevocationKind::Token.as_str(), user.0, jti, at, exp])?;
             tx.prepare_cached("UPDATE auth_user_tokens SET disabled = 1 WHERE jti = ?1 AND disabled = 0")?
                 .execute([&jti])?;
             Ok(n == 1)

@@ -106,7 +106,11 @@ async fn records_round_trip_exactly() {
     assert!(u.is_active && !u.is_admin && u.tokens_valid_after.is_none() && u.last_login.is_none());
     store.record_login(uid, t0()).await.unwrap();
     store
-        .set_password_hash(uid, "$pbkdf2-sha256$new")
+        .set_password_hash(&auth_core::PasswordChange {
+            user: uid,
+            password_hash: "$pbkdf2-sha256$new".into(),
+            at: t0(),
+        })
         .await
         .unwrap();
     let u = store.find_user(uid).await.unwrap().unwrap();
@@ -228,7 +232,12 @@ async fn rotating_a_dead_token_writes_nothing() {
     assert!(!store.rotate_refresh_token(&again).await.unwrap());
     // Rotating a revoked token.
     store
-        .revoke_session(first.session_id, RevokeReason::Logout, t0(), t0())
+        .revoke_session(&auth_core::SessionRevocation {
+            session: first.session_id,
+            reason: RevokeReason::Logout,
+            at: t0(),
+            event_expires_at: t0(),
+        })
         .await
         .unwrap();
     let revoked = Rotation {
@@ -372,7 +381,12 @@ async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event
     let exp = at + Duration::hours(1);
     assert!(
         store
-            .revoke_session(sid, RevokeReason::Logout, at, exp)
+            .revoke_session(&auth_core::SessionRevocation {
+                session: sid,
+                reason: RevokeReason::Logout,
+                at,
+                event_expires_at: exp
+            })
             .await
             .unwrap()
     );
@@ -414,13 +428,23 @@ async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event
     // Again: nothing left to revoke, no new event. Unknown session: the same.
     assert!(
         !store
-            .revoke_session(sid, RevokeReason::Logout, at, exp)
+            .revoke_session(&auth_core::SessionRevocation {
+                session: sid,
+                reason: RevokeReason::Logout,
+                at,
+                event_expires_at: exp
+            })
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_session(SessionId::new(), RevokeReason::Logout, at, exp)
+            .revoke_session(&auth_core::SessionRevocation {
+                session: SessionId::new(),
+                reason: RevokeReason::Logout,
+                at,
+                event_expires_at: exp
+            })
             .await
             .unwrap()
     );
@@ -445,20 +469,25 @@ async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_valid
     store.insert_refresh_token(&bystander).await.unwrap();
     // One session already revoked: it gets no second event.
     store
-        .revoke_session(sessions[2].session_id, RevokeReason::Logout, t0(), t0())
+        .revoke_session(&auth_core::SessionRevocation {
+            session: sessions[2].session_id,
+            reason: RevokeReason::Logout,
+            at: t0(),
+            event_expires_at: t0(),
+        })
         .await
         .unwrap();
 
     let at = t0() + Duration::seconds(1);
     let tva = OffsetDateTime::from_unix_timestamp(at.unix_timestamp() + 1).unwrap();
     let n = store
-        .revoke_user_sessions(
-            uid,
-            RevokeReason::LogoutAll,
+        .revoke_user_sessions(&auth_core::UserRevocation {
+            user: uid,
+            reason: RevokeReason::LogoutAll,
             at,
-            at + Duration::hours(1),
-            Some(tva),
-        )
+            event_expires_at: at + Duration::hours(1),
+            tokens_valid_after: Some(tva),
+        })
         .await
         .unwrap();
     assert_eq!(n, 2);
@@ -514,7 +543,13 @@ async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_valid
     let before = count(&store, "SELECT count(*) FROM revoked_tokens").await;
     assert_eq!(
         store
-            .revoke_user_sessions(other, RevokeReason::UserDisabled, at, at, None)
+            .revoke_user_sessions(&auth_core::UserRevocation {
+                user: other,
+                reason: RevokeReason::UserDisabled,
+                at,
+                event_expires_at: at,
+                tokens_valid_after: None
+            })
             .await
             .unwrap(),
         1
@@ -534,7 +569,13 @@ async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_valid
     );
     assert_eq!(
         store
-            .revoke_user_sessions(UserId(999), RevokeReason::LogoutAll, at, at, Some(tva))
+            .revoke_user_sessions(&auth_core::UserRevocation {
+                user: UserId(999),
+                reason: RevokeReason::LogoutAll,
+                at,
+                event_expires_at: at,
+                tokens_valid_after: Some(tva)
+            })
             .await
             .unwrap(),
         0
@@ -551,21 +592,36 @@ async fn set_user_active_writes_a_user_event_only_for_known_users() {
     let uid = user(&store, "active@example.com").await;
     assert!(
         store
-            .set_user_active(uid, false, t0(), t0() + Duration::hours(1))
+            .set_user_active(&auth_core::ActivationChange {
+                user: uid,
+                active: false,
+                at: t0(),
+                event_expires_at: t0() + Duration::hours(1)
+            })
             .await
             .unwrap()
     );
     assert!(!store.find_user(uid).await.unwrap().unwrap().is_active);
     assert!(
         store
-            .set_user_active(uid, true, t0(), t0() + Duration::hours(1))
+            .set_user_active(&auth_core::ActivationChange {
+                user: uid,
+                active: true,
+                at: t0(),
+                event_expires_at: t0() + Duration::hours(1)
+            })
             .await
             .unwrap()
     );
     assert!(store.find_user(uid).await.unwrap().unwrap().is_active);
     assert!(
         !store
-            .set_user_active(UserId(777), false, t0(), t0())
+            .set_user_active(&auth_core::ActivationChange {
+                user: UserId(777),
+                active: false,
+                at: t0(),
+                event_expires_at: t0()
+            })
             .await
             .unwrap()
     );
@@ -598,13 +654,23 @@ async fn revoke_access_token_is_idempotent() {
     );
     assert!(
         store
-            .revoke_access_token(&entry.jti, uid, t0(), entry.expires_at)
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: entry.jti.clone(),
+                user: uid,
+                at: t0(),
+                expires_at: entry.expires_at
+            })
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_access_token(&entry.jti, uid, t0(), entry.expires_at)
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: entry.jti.clone(),
+                user: uid,
+                at: t0(),
+                expires_at: entry.expires_at
+            })
             .await
             .unwrap()
     );
@@ -623,7 +689,12 @@ async fn revoke_access_token_is_idempotent() {
     // A jti that was never registered can still be denied.
     assert!(
         store
-            .revoke_access_token("c", uid, t0(), t0())
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: "c".to_string(),
+                user: uid,
+                at: t0(),
+                expires_at: t0()
+            })
             .await
             .unwrap()
     );
@@ -637,7 +708,12 @@ async fn revocation_events_follow_the_cursor_and_the_recheck_window() {
     let times: Vec<OffsetDateTime> = (0..3).map(|i| t0() + Duration::seconds(i * 10)).collect();
     for (i, at) in times.iter().enumerate() {
         store
-            .revoke_access_token(&format!("jti-{i}"), uid, *at, *at + Duration::hours(1))
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: format!("jti-{i}"),
+                user: uid,
+                at: *at,
+                expires_at: *at + Duration::hours(1),
+            })
             .await
             .unwrap();
     }
@@ -804,23 +880,23 @@ async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions() {
     let revoked_old = token(uid, SessionId::new(), 0, now - Duration::days(35));
     store.insert_refresh_token(&revoked_old).await.unwrap();
     store
-        .revoke_session(
-            revoked_old.session_id,
-            RevokeReason::Logout,
-            now - Duration::days(31),
-            now - Duration::seconds(1),
-        )
+        .revoke_session(&auth_core::SessionRevocation {
+            session: revoked_old.session_id,
+            reason: RevokeReason::Logout,
+            at: now - Duration::days(31),
+            event_expires_at: now - Duration::seconds(1),
+        })
         .await
         .unwrap();
     let revoked_new = token(uid, SessionId::new(), 0, now - Duration::days(2));
     store.insert_refresh_token(&revoked_new).await.unwrap();
     store
-        .revoke_session(
-            revoked_new.session_id,
-            RevokeReason::Logout,
-            now - Duration::days(1),
-            now + Duration::seconds(1),
-        )
+        .revoke_session(&auth_core::SessionRevocation {
+            session: revoked_new.session_id,
+            reason: RevokeReason::Logout,
+            at: now - Duration::days(1),
+            event_expires_at: now + Duration::seconds(1),
+        })
         .await
         .unwrap();
     // Allowlist: one expired, one not.

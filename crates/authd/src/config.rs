@@ -197,7 +197,7 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub cleanup_retention: Option<Span>,
-    /// Rows deleted per cleanup statement [default: 1000]
+    /// Rows deleted per cleanup statement [default: 500, `CleanupPolicy::default()`]
     #[arg(
         long,
         global = true,

@@ -2,6 +2,7 @@
 
 use crate::audit::AuditKind;
 use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::commands::{ActivationChange, PasswordChange};
 use crate::error::{Error, Result};
 use crate::revocation::RevokedItem;
 use crate::session::SessionInfo;
@@ -37,7 +38,12 @@ impl<S: TokenStore> TokenService<S> {
         let found = self
             .inner
             .store
-            .set_user_active(user, active, now, self.event_expiry(now))
+            .set_user_active(&ActivationChange {
+                user,
+                active,
+                at: now,
+                event_expires_at: self.event_expiry(now),
+            })
             .await?;
         if found {
             self.apply_locally(user, RevokedItem::User(user), now, self.event_expiry(now));
@@ -62,7 +68,12 @@ impl<S: TokenStore> TokenService<S> {
             .await?
             .ok_or(Error::NotFound)?;
         let hash = self.hash_password(new_password).await?;
-        self.inner.store.set_password_hash(user, &hash).await?;
+        let change = PasswordChange {
+            user,
+            password_hash: hash,
+            at: self.now(),
+        };
+        self.inner.store.set_password_hash(&change).await?;
         self.logout_all(user, client).await.map(|_| ())
     }
 

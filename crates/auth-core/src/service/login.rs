@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::audit::AuditKind;
+use crate::commands::PasswordChange;
 use crate::error::{Error, Result};
 use crate::refresh::{RefreshToken, TokenId};
 use crate::session::{NewRefreshToken, SessionId};
@@ -96,10 +97,12 @@ impl<S: TokenStore> TokenService<S> {
         };
         if rehash {
             let new_hash = self.hash_password(password).await?;
-            self.inner
-                .store
-                .set_password_hash(user.id, &new_hash)
-                .await?;
+            let change = PasswordChange {
+                user: user.id,
+                password_hash: new_hash,
+                at: now,
+            };
+            self.inner.store.set_password_hash(&change).await?;
         }
         self.inner.store.record_login(user.id, now).await?;
         let pair = self.open_session(&user, client, now).await?;

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditKind;
 use crate::claims::{Authenticated, verify_access_token};
+use crate::commands::{AccessTokenRevocation, SessionRevocation, UserRevocation};
 use crate::error::{Error, Result};
 use crate::refresh::RefreshToken;
 use crate::revocation::{RevocationEvent, RevokedItem};
@@ -26,7 +27,12 @@ impl<S: TokenStore> TokenService<S> {
         let revoked = self
             .inner
             .store
-            .revoke_session(session, reason, now, expires_at)
+            .revoke_session(&SessionRevocation {
+                session,
+                reason,
+                at: now,
+                event_expires_at: expires_at,
+            })
             .await?;
         self.apply_locally(user, RevokedItem::Session(session), now, expires_at);
         Ok(revoked)
@@ -78,7 +84,12 @@ impl<S: TokenStore> TokenService<S> {
         let revoked = self
             .inner
             .store
-            .revoke_access_token(jti, token.user_id, now, expires_at)
+            .revoke_access_token(&AccessTokenRevocation {
+                jti: jti.clone(),
+                user: token.user_id,
+                at: now,
+                expires_at,
+            })
             .await?;
         self.apply_locally(
             token.user_id,
@@ -119,13 +130,13 @@ impl<S: TokenStore> TokenService<S> {
         let n = self
             .inner
             .store
-            .revoke_user_sessions(
+            .revoke_user_sessions(&UserRevocation {
                 user,
-                RevokeReason::LogoutAll,
-                now,
-                self.event_expiry(now),
-                Some(tva),
-            )
+                reason: RevokeReason::LogoutAll,
+                at: now,
+                event_expires_at: self.event_expiry(now),
+                tokens_valid_after: Some(tva),
+            })
             .await?;
         self.apply_locally(user, RevokedItem::User(user), now, self.event_expiry(now));
         self.inner.cache.mark_stale();
