@@ -18,6 +18,8 @@ pub enum Table {
     AccessTokens,
     /// The audit log.
     AuditLogs,
+    /// One-time codes (phone sign-in).
+    OneTimeCodes,
 }
 
 /// A fresh, migrated, empty database and the store over it.

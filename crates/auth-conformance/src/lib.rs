@@ -14,6 +14,7 @@ mod database;
 pub mod fixtures;
 pub mod harness;
 mod memory;
+pub mod otp_scenarios;
 pub mod scenarios;
 mod url;
 

@@ -25,11 +25,17 @@ pub enum AuditKind {
     AccessTokenRevoked,
     /// Cleanup ran (details carry the counts).
     Cleanup,
+    /// A one-time code was delivered (details: the phone; never the code).
+    OtpSent,
+    /// A one-time code was redeemed and its user signed in.
+    OtpVerified,
+    /// A one-time code was refused (details: the phone and the reason).
+    OtpFailed,
 }
 
 impl AuditKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AuditKind; 8] = [
+    pub const ALL: [AuditKind; 11] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
         AuditKind::TokenRefreshed,
@@ -38,6 +44,9 @@ impl AuditKind {
         AuditKind::LogoutAll,
         AuditKind::AccessTokenRevoked,
         AuditKind::Cleanup,
+        AuditKind::OtpSent,
+        AuditKind::OtpVerified,
+        AuditKind::OtpFailed,
     ];
 
     /// The stored name, e.g. `TOKEN_REUSE_ATTACK`.
@@ -51,6 +60,9 @@ impl AuditKind {
             AuditKind::LogoutAll => "LOGOUT_ALL",
             AuditKind::AccessTokenRevoked => "ACCESS_TOKEN_REVOKED",
             AuditKind::Cleanup => "CLEANUP",
+            AuditKind::OtpSent => "OTP_SENT",
+            AuditKind::OtpVerified => "OTP_VERIFIED",
+            AuditKind::OtpFailed => "OTP_FAILED",
         }
     }
 

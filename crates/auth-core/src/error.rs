@@ -96,6 +96,37 @@ pub enum RefreshRejection {
     UserInactive,
 }
 
+/// Why a one-time code was refused. The client is told only "invalid or expired
+/// code"; the reason goes to the audit log and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodeRejection {
+    /// The phone has no live code (none sent, expired, used, burned or withdrawn).
+    #[error("no live code")]
+    NoLiveCode,
+    /// The code does not match; attempts remain.
+    #[error("wrong code")]
+    Mismatch,
+    /// The code does not match and that was its last attempt: it is burned.
+    #[error("wrong code; attempts exhausted")]
+    AttemptsExhausted,
+    /// The code matched but a concurrent verify redeemed it first.
+    #[error("code already redeemed")]
+    AlreadyRedeemed,
+}
+
+impl CodeRejection {
+    /// A short label for metrics and audit rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeRejection::NoLiveCode => "no_live_code",
+            CodeRejection::Mismatch => "mismatch",
+            CodeRejection::AttemptsExhausted => "attempts_exhausted",
+            CodeRejection::AlreadyRedeemed => "already_redeemed",
+        }
+    }
+}
+
 /// Errors of the library. A service maps these to HTTP codes; none carries a token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -117,6 +148,21 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A one-time code was refused (HTTP 400 `invalid_code`); the client is never told why.
+    #[error("invalid or expired code")]
+    InvalidCode(CodeRejection),
+    /// A one-time-code limit refused the request; nothing was written (HTTP 429 with
+    /// `Retry-After`).
+    #[error("too many code requests ({limit}); retry after {retry_after}")]
+    CodeRateLimited {
+        /// Which limit.
+        limit: crate::otp::store::CodeLimit,
+        /// When the request may succeed, rounded up to whole seconds.
+        retry_after: time::Duration,
+    },
+    /// The code could not be delivered and was withdrawn (HTTP 503).
+    #[error("code delivery failed")]
+    CodeDelivery(#[source] crate::otp::sender::SendError),
     /// The email is already registered.
     #[error("email already registered")]
     EmailTaken,

@@ -11,6 +11,7 @@ mod grant;
 mod keys;
 #[cfg(any(test, feature = "memory"))]
 mod memory;
+mod otp;
 mod password;
 mod pbkdf2_sha256;
 mod profile;
@@ -29,7 +30,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
     AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
 };
-pub use error::{Error, RefreshRejection, Result, TokenRejection};
+pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 #[cfg(any(test, feature = "memory"))]
@@ -38,13 +39,22 @@ pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
     identify_password_hash,
 };
+pub use otp::code::{CodeHash, CodeSecret, MIN_CODE_SECRET_BYTES, OneTimeCode};
+pub use otp::config::OneTimeCodeConfig;
+pub use otp::phone::PhoneNumber;
+pub use otp::sender::{CodeMessage, CodeSender, SendError, SendFuture};
+pub use otp::store::{
+    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode,
+    OneTimeCodeStore, RedeemCode,
+};
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{
     AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevocationKind,
     RevokedItem, StoredRevocationError,
 };
 pub use service::{
-    ClientInfo, RevocationMode, TokenPair, TokenService, TokenServiceBuilder, TokenServiceConfig,
+    ClientInfo, CodeRequested, OneTimeCodes, RevocationMode, TokenPair, TokenService,
+    TokenServiceBuilder, TokenServiceConfig,
 };
 pub use session::{
     GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId,

@@ -14,6 +14,7 @@ use crate::commands::{
     AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
 };
 use crate::error::Result;
+use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
 use crate::session::{NewRefreshToken, RefreshTokenRecord, Rotation, SessionId};
@@ -169,11 +170,25 @@ pub trait Cleanup: Send + Sync {
 
 /// Everything a [`TokenService`](crate::TokenService) needs from a backend.
 pub trait TokenStore:
-    UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+    UserDirectory
+    + RefreshTokenStore
+    + AccessTokenStore
+    + AuditLog
+    + Cleanup
+    + OneTimeCodeStore
+    + Clone
+    + 'static
 {
 }
 
 impl<T> TokenStore for T where
-    T: UserDirectory + RefreshTokenStore + AccessTokenStore + AuditLog + Cleanup + Clone + 'static
+    T: UserDirectory
+        + RefreshTokenStore
+        + AccessTokenStore
+        + AuditLog
+        + Cleanup
+        + OneTimeCodeStore
+        + Clone
+        + 'static
 {
 }

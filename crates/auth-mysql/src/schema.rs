@@ -44,6 +44,7 @@ diesel::table! {
         tokens_valid_after -> Nullable<Datetime>,
         created_at -> Datetime,
         updated_at -> Datetime,
+        phone_number -> Nullable<Varchar>,
     }
 }
 

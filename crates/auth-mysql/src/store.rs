@@ -913,3 +913,6 @@ fn audit_insert(event: &AuditEvent) -> Result<InsertAudit<'_>, MySqlError> {
         created_at: &event.at,
     })
 }
+
+// After the transaction macros, which it uses.
+mod otp;

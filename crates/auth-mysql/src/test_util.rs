@@ -139,6 +139,7 @@ impl TestDatabase for TestDb {
             }
             Table::RevokedTokens => "SELECT COUNT(*) FROM revoked_tokens",
             Table::AuditLogs => "SELECT COUNT(*) FROM audit_logs",
+            Table::OneTimeCodes => "SELECT COUNT(*) FROM one_time_codes",
         };
         self.scalar(sql).await
     }

@@ -12,13 +12,14 @@ use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 const SEED_VERSION: &str = "20240227010724";
-const ALL_VERSIONS: [&str; 6] = [
+const ALL_VERSIONS: [&str; 7] = [
     "20240227010724",
     "20260301000001",
     "20260301000002",
     "20260301000003",
     "20260301000004",
     "20260301000005",
+    "20261201120001",
 ];
 const ISSUER: &str = "https://legacy.example";
 const AUDIENCE: &str = "legacy-api";

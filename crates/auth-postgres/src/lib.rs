@@ -6,6 +6,7 @@ mod audit;
 mod cleanup;
 mod error;
 mod listener;
+mod otp;
 mod refresh;
 mod statements;
 mod store;

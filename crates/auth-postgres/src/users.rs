@@ -12,7 +12,7 @@ use crate::error::db;
 use crate::statements::PgStatements;
 use crate::store::PgTokenStore;
 
-fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::Error> {
+pub(crate) fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::Error> {
     Ok(UserRecord {
         id: UserId(row.try_get("id")?),
         email: row.try_get("email")?,

@@ -2,3 +2,4 @@
 //! database per scenario.
 
 auth_conformance::conformance_tests!(auth_postgres::TestDb);
+auth_conformance::otp_conformance_tests!(auth_postgres::TestDb);

@@ -12,6 +12,7 @@ const TABLES: [&str; 6] = [
     "audit_logs",
     "auth_schema_adoptions",
     "auth_user_tokens",
+    "one_time_codes",
     "refresh_tokens",
     "revoked_tokens",
     "users",

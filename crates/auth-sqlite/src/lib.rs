@@ -17,6 +17,7 @@
 mod convert;
 mod error;
 mod migrate;
+mod otp;
 mod store;
 mod timeouts;
 #[cfg(feature = "test-util")]

@@ -54,7 +54,7 @@ fn configure_connection(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 /// Runs `f` on a pooled connection in the blocking pool.
-async fn run<R, F>(pool: &Pool, f: F) -> Result<R, SqliteError>
+pub(crate) async fn run<R, F>(pool: &Pool, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&mut Connection) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
@@ -65,7 +65,7 @@ where
 
 /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`, in
 /// this store's turn among its writers.
-async fn write<R, F>(pool: &QueuedPool, f: F) -> Result<R, SqliteError>
+pub(crate) async fn write<R, F>(pool: &QueuedPool, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&Transaction<'_>) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
@@ -173,7 +173,10 @@ macro_rules! user_select {
     };
 }
 
-fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+/// The user with a phone number (one-time-code sign-in).
+pub(crate) const USER_BY_PHONE: &str = user_select!("WHERE phone_number = ?1");
+
+pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: UserId(row.get(0)?),
         email: row.get(1)?,

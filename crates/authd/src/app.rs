@@ -204,6 +204,7 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .route("/readyz", get(readyz::<S>))
         .route("/metrics", get(render_metrics::<S>))
         .merge(crate::oauth::routes::<S, _, _>(revoke::<S>))
+        .merge(crate::otp::routes::<S>())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
@@ -238,6 +239,7 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
             ROUTES
                 .iter()
                 .chain(OAUTH_ROUTES.iter())
+                .chain(&crate::otp::OTP_ROUTES)
                 .copied()
                 .find(|r| *r == m.as_str())
         })
@@ -277,7 +279,7 @@ struct TokenResponse<'a> {
 }
 
 /// A token answer, never cached (RFC 6749 section 5.1).
-fn token_response(pair: &TokenPair) -> Response {
+pub(crate) fn token_response(pair: &TokenPair) -> Response {
     let body = TokenResponse {
         access_token: &pair.access_token,
         token_type: pair.token_type,

@@ -414,6 +414,8 @@ pub struct Settings {
     pub pbkdf2_rounds: u32,
     /// Database time limits, request deadline, hashing bound, trusted proxies.
     pub resilience: ResilienceSettings,
+    /// Phone sign-in by one-time code (off by default; `AUTHD_OTP_*`).
+    pub otp: crate::otp::OtpSettings,
 }
 
 impl Default for Settings {
@@ -443,6 +445,7 @@ impl Default for Settings {
             auto_migrate: true,
             pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS,
             resilience: ResilienceSettings::default(),
+            otp: crate::otp::OtpSettings::default(),
         }
     }
 }
@@ -458,7 +461,9 @@ impl SettingsArgs {
             Some(path) => Self::from_file(path)?,
             None => SettingsArgs::default(),
         };
-        self.or(file).into_settings()
+        let mut settings = self.or(file).into_settings()?;
+        settings.otp = crate::otp::OtpSettings::from_env()?;
+        Ok(settings)
     }
 
     /// Parses a TOML settings file.
@@ -573,6 +578,7 @@ impl SettingsArgs {
             auto_migrate: self.auto_migrate.unwrap_or(d.auto_migrate),
             pbkdf2_rounds: self.pbkdf2_rounds.unwrap_or(d.pbkdf2_rounds),
             resilience,
+            otp: d.otp,
         })
     }
 

@@ -18,6 +18,7 @@ mod keyfile;
 mod metrics;
 mod oauth;
 mod proxy;
+pub mod otp;
 mod ratelimit;
 mod readiness;
 mod resilience;

@@ -45,6 +45,7 @@ pub struct Metrics {
     registrations: Labelled,
     authentications: Labelled,
     rate_limited: Labelled,
+    one_time_codes: Labelled,
     reuse_attacks: AtomicU64,
     cleanup_runs: AtomicU64,
     cleanup_refresh_tokens: AtomicU64,
@@ -134,6 +135,12 @@ impl Metrics {
         self.authentications.inc(result);
     }
 
+    /// Counts a one-time-code event (`sent`, `verified`, `failed_<reason>`,
+    /// `otp_<limit>` when rate-limited, `delivery_failed`, `invalid_request`).
+    pub fn one_time_code(&self, event: &'static str) {
+        self.one_time_codes.inc(event);
+    }
+
     /// Counts a request refused by a rate limiter.
     pub fn rate_limited(&self, limiter: &'static str) {
         self.rate_limited.inc(limiter);
@@ -197,6 +204,12 @@ impl Metrics {
             "Bearer-token authentications by result.",
             "result",
             &self.authentications,
+        );
+        labelled(
+            "authd_one_time_codes_total",
+            "One-time-code sign-in events: sent, verified, failed by reason, rate-limited.",
+            "event",
+            &self.one_time_codes,
         );
         labelled(
             "authd_rate_limited_total",

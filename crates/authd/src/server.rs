@@ -27,9 +27,12 @@ pub fn build_service<S: TokenStore>(
     keys: Keyring,
     settings: &Settings,
 ) -> anyhow::Result<TokenService<S>> {
-    TokenService::builder(store, keys, settings.token_service_config())
-        .build()
-        .context("invalid token-service settings")
+    let builder = TokenService::builder(store, keys, settings.token_service_config());
+    let builder = match settings.otp.one_time_codes()? {
+        Some(codes) => builder.one_time_codes(codes),
+        None => builder,
+    };
+    builder.build().context("invalid token-service settings")
 }
 
 /// The application state for `service` with the limiters, registered clients and CORS

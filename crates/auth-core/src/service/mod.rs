@@ -6,10 +6,12 @@ mod authenticate;
 mod config;
 mod issue;
 mod login;
+mod otp;
 mod refresh;
 mod revoke;
 
 pub use config::{RevocationMode, TokenServiceConfig};
+pub use otp::{CodeRequested, OneTimeCodes};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -88,6 +90,7 @@ struct Inner<S> {
     verified: VerifiedCache,
     claims: Option<Box<ClaimsProvider>>,
     dummy_hash: OnceLock<String>,
+    otp: Option<OneTimeCodes>,
 }
 
 /// The token logic over a store. Cheap to clone; clones share the cache.
@@ -120,6 +123,7 @@ pub struct TokenServiceBuilder<S> {
     config: TokenServiceConfig,
     clock: Arc<dyn Clock>,
     claims: Option<Box<ClaimsProvider>>,
+    otp: Option<OneTimeCodes>,
 }
 
 impl<S> fmt::Debug for TokenServiceBuilder<S> {
@@ -147,9 +151,19 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
         self
     }
 
+    /// Enables phone sign-in by one-time code
+    /// ([`request_code`](TokenService::request_code), [`verify_code`](TokenService::verify_code)).
+    pub fn one_time_codes(mut self, codes: OneTimeCodes) -> Self {
+        self.otp = Some(codes);
+        self
+    }
+
     /// Checks the configuration and builds the service.
     pub fn build(self) -> Result<TokenService<S>> {
         self.config.validate()?;
+        if let Some(otp) = &self.otp {
+            otp.config.validate()?;
+        }
         let rules = ValidationRules {
             issuer: self.config.issuer.clone(),
             audience: self.config.audience.clone(),
@@ -168,6 +182,7 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
                 clock: self.clock,
                 claims: self.claims,
                 dummy_hash: OnceLock::new(),
+                otp: self.otp,
             }),
         })
     }
@@ -198,6 +213,7 @@ impl<S: TokenStore> TokenService<S> {
             config,
             clock: Arc::new(SystemClock),
             claims: None,
+            otp: None,
         }
     }
 

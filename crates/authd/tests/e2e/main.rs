@@ -3,6 +3,7 @@
 
 mod harness;
 mod oauth;
+mod otp;
 mod scenarios;
 
 use oauth::{
@@ -17,6 +18,17 @@ macro_rules! e2e_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 crate::$name::<$db>().await;
+            }
+        )*
+    };
+}
+
+macro_rules! otp_e2e_tests {
+    ($db:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                crate::otp::$name::<$db>().await;
             }
         )*
     };
@@ -44,6 +56,7 @@ macro_rules! all_scenarios {
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,
         );
+        otp_e2e_tests!($db; phone_sign_in_over_http);
     };
 }
 

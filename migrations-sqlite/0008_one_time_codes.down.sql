@@ -1,0 +1,3 @@
+DROP INDEX one_time_codes_ip_created_at_idx;
+DROP INDEX one_time_codes_phone_number_created_at_idx;
+DROP TABLE one_time_codes;
