@@ -148,6 +148,7 @@ impl TestDatabase for MemoryTestDb {
             Table::RevokedTokens => t.revocation_events.len(),
             Table::AccessTokens => t.access_tokens.len(),
             Table::AuditLogs => t.audit.len(),
+            Table::OneTimeCodes => t.codes.len(),
         };
         n as u64
     }

@@ -34,11 +34,7 @@ pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 #[cfg(any(test, feature = "memory"))]
-pub use memory::{MemoryError, MemoryStore, MemoryTables, MemoryUser};
-pub use password::{
-    DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
-    identify_password_hash,
-};
+pub use memory::{MemoryCode, MemoryError, MemoryStore, MemoryTables, MemoryUser};
 pub use otp::code::{CodeHash, CodeSecret, MIN_CODE_SECRET_BYTES, OneTimeCode};
 pub use otp::config::OneTimeCodeConfig;
 pub use otp::phone::PhoneNumber;
@@ -46,6 +42,10 @@ pub use otp::sender::{CodeMessage, CodeSender, SendError, SendFuture};
 pub use otp::store::{
     AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode,
     OneTimeCodeStore, RedeemCode,
+};
+pub use password::{
+    DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
+    identify_password_hash,
 };
 pub use refresh::{RefreshToken, TokenHash, TokenId};
 pub use revocation::{

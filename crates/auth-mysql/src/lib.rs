@@ -23,9 +23,9 @@ mod rows;
 mod schema;
 mod statements;
 mod store;
-mod transient;
 #[cfg(feature = "test-util")]
 mod test_util;
+mod transient;
 
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};

@@ -10,9 +10,9 @@ mod otp;
 mod refresh;
 mod statements;
 mod store;
-mod timeouts;
 #[cfg(feature = "test-util")]
 mod test_util;
+mod timeouts;
 mod users;
 
 pub use cleanup::PgCleanupStats;
@@ -20,6 +20,6 @@ pub use error::PgError;
 pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
 pub use statements::PgStatements;
 pub use store::{MIGRATOR, PgTokenStore};
-pub use timeouts::PgTimeouts;
 #[cfg(feature = "test-util")]
 pub use test_util::TestDb;
+pub use timeouts::PgTimeouts;

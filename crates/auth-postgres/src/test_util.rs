@@ -31,6 +31,7 @@ fn table_name(table: Table) -> &'static str {
         Table::RevokedTokens => "revoked_tokens",
         Table::AccessTokens => "auth_user_tokens",
         Table::AuditLogs => "audit_logs",
+        Table::OneTimeCodes => "one_time_codes",
     }
 }
 

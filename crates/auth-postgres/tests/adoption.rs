@@ -4,15 +4,13 @@
 //! the original table byte for byte (or refuses with a clear message when it cannot),
 //! and up works again. Seed 004's four go/no-go gates are named tests.
 
-mod common;
-
 use auth_conformance::TestDatabase;
 use auth_core::{
     ClientInfo, Error, Keyring, KeyringSpec, PasswordPolicy, SigningAlgorithm, TokenService,
     TokenServiceConfig, UserDirectory, UserId,
 };
+use auth_postgres::TestDb as PgTestDb;
 use auth_postgres::{MIGRATOR, PgTokenStore};
-use common::PgTestDb;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, PgPool};

@@ -8,7 +8,7 @@ use auth_postgres::{MIGRATOR, PgTokenStore};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "audit_logs",
     "auth_schema_adoptions",
     "auth_user_tokens",

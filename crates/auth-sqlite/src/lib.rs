@@ -19,17 +19,17 @@ mod error;
 mod migrate;
 mod otp;
 mod store;
-mod timeouts;
 #[cfg(feature = "test-util")]
 mod test_util;
+mod timeouts;
 mod writer;
 
 pub use error::SqliteError;
 pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};
 pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
-pub use timeouts::SqliteTimeouts;
 #[cfg(feature = "test-util")]
 pub use test_util::TestDb;
+pub use timeouts::SqliteTimeouts;
 
 /// Re-exported so users name the same driver and pool versions (`deadpool_sqlite::rusqlite`).
 pub use deadpool_sqlite;

@@ -66,7 +66,7 @@ fn check_limits(
 impl OneTimeCodeStore for SqliteTokenStore {
     async fn issue_code(&self, cmd: &IssueCode) -> auth_core::Result<IssueOutcome> {
         let cmd = cmd.clone();
-        let outcome = write(self.pool(), move |tx| {
+        let outcome = write(self.writers(), move |tx| {
             if let Some(limited) = check_limits(tx, &cmd)? {
                 return Ok(limited);
             }
@@ -98,7 +98,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
 
     async fn withdraw_code(&self, id: CodeId, at: OffsetDateTime) -> auth_core::Result<()> {
         let at = micros(at);
-        write(self.pool(), move |tx| {
+        write(self.writers(), move |tx| {
             tx.prepare_cached(
                 "UPDATE one_time_codes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             )?
@@ -115,7 +115,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
     ) -> auth_core::Result<Option<AttemptTicket>> {
         let phone = cmd.phone.as_str().to_owned();
         let at = micros(cmd.at);
-        let ticket = write(self.pool(), move |tx| {
+        let ticket = write(self.writers(), move |tx| {
             Ok(tx
                 .prepare_cached(
                     "UPDATE one_time_codes SET attempts = attempts + 1 \
@@ -140,7 +140,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
 
     async fn redeem_code(&self, cmd: &RedeemCode) -> auth_core::Result<Option<UserRecord>> {
         let cmd = cmd.clone();
-        let user = write(self.pool(), move |tx| {
+        let user = write(self.writers(), move |tx| {
             let at = micros(cmd.at);
             let phone = cmd.phone.as_str();
             let consumed = tx

@@ -124,6 +124,11 @@ impl SqliteTokenStore {
         }
     }
 
+    /// The writers' queue over the pool (every write transaction goes through it).
+    pub(crate) fn writers(&self) -> &QueuedPool {
+        &self.pool
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool

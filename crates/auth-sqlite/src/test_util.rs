@@ -113,6 +113,7 @@ impl TestDatabase for TestDb {
             Table::RevokedTokens => "SELECT count(*) FROM revoked_tokens",
             Table::AccessTokens => "SELECT count(*) FROM auth_user_tokens",
             Table::AuditLogs => "SELECT count(*) FROM audit_logs",
+            Table::OneTimeCodes => "SELECT count(*) FROM one_time_codes",
         };
         let n: i64 = self
             .query(move |c| c.query_row(sql, [], |r| r.get(0)))

@@ -162,7 +162,6 @@ impl<S: TokenStore> AppState<S> {
         Ok(())
     }
 
-
     /// The hashing bound, trusted proxies and request deadline of `settings`.
     pub fn with_resilience(mut self, settings: &ResilienceSettings) -> Self {
         self.hash_slots = HashSlots::new(settings.hash_slots, settings.hash_wait);

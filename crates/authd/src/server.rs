@@ -48,7 +48,8 @@ pub fn app_state<S: TokenStore>(service: TokenService<S>, settings: &Settings) -
     let oauth = OAuth {
         clients: settings.clients.clone(),
     };
-    AppState::new(service, RateLimits::new(&settings.rate_limits)).with_oauth(oauth, cors)
+    AppState::new(service, RateLimits::new(&settings.rate_limits))
+        .with_oauth(oauth, cors)
         .with_resilience(&settings.resilience)
 }
 

@@ -40,7 +40,12 @@ pub async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions<D: TestDatab
     let (at, exp) = (now - Duration::days(31), now - Duration::seconds(1));
     let sid = revoked_old.session_id;
     store
-        .revoke_session(sid, RevokeReason::Logout, at, exp)
+        .revoke_session(&auth_core::SessionRevocation {
+            session: sid,
+            reason: RevokeReason::Logout,
+            at,
+            event_expires_at: exp,
+        })
         .await
         .unwrap();
     let revoked_new = first_refresh_token(uid, now - Duration::days(2));
@@ -48,7 +53,12 @@ pub async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions<D: TestDatab
     let (at, exp) = (now - Duration::days(1), now + Duration::seconds(1));
     let sid = revoked_new.session_id;
     store
-        .revoke_session(sid, RevokeReason::Logout, at, exp)
+        .revoke_session(&auth_core::SessionRevocation {
+            session: sid,
+            reason: RevokeReason::Logout,
+            at,
+            event_expires_at: exp,
+        })
         .await
         .unwrap();
     // Allowlist: one expired, one not.

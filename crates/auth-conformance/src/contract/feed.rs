@@ -27,7 +27,13 @@ pub async fn revoke_access_token_is_idempotent<D: TestDatabase>(db: &D) {
         Some(entry.clone())
     );
     for expected in [true, false] {
-        let denied = store.revoke_access_token(&entry.jti, uid, t0(), entry.expires_at);
+        let denied_cmd = auth_core::AccessTokenRevocation {
+            jti: entry.jti.clone(),
+            user: uid,
+            at: t0(),
+            expires_at: entry.expires_at,
+        };
+        let denied = store.revoke_access_token(&denied_cmd);
         assert_eq!(denied.await.unwrap(), expected);
     }
     let stored = store.find_access_token(&entry.jti).await.unwrap().unwrap();
@@ -35,7 +41,12 @@ pub async fn revoke_access_token_is_idempotent<D: TestDatabase>(db: &D) {
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
     assert!(
         store
-            .revoke_access_token("c", uid, t0(), t0())
+            .revoke_access_token(&auth_core::AccessTokenRevocation {
+                jti: "c".to_owned(),
+                user: uid,
+                at: t0(),
+                expires_at: t0()
+            })
             .await
             .unwrap()
     );
@@ -51,7 +62,13 @@ pub async fn revocation_events_follow_the_cursor_and_the_recheck_window<D: TestD
     let times: Vec<OffsetDateTime> = (0..3).map(|i| t0() + Duration::seconds(i * 10)).collect();
     for (i, at) in times.iter().enumerate() {
         let jti = format!("jti-{i}");
-        let denied = store.revoke_access_token(&jti, uid, *at, *at + Duration::hours(1));
+        let denied_cmd = auth_core::AccessTokenRevocation {
+            jti: jti.clone(),
+            user: uid,
+            at: *at,
+            expires_at: *at + Duration::hours(1),
+        };
+        let denied = store.revoke_access_token(&denied_cmd);
         assert!(denied.await.unwrap());
     }
     let all = store

@@ -43,7 +43,11 @@ pub async fn records_round_trip_exactly<D: TestDatabase>(db: &D) {
     assert!(u.is_active && !u.is_admin && u.tokens_valid_after.is_none() && u.last_login.is_none());
     store.record_login(uid, t0()).await.unwrap();
     store
-        .set_password_hash(uid, "$pbkdf2-sha256$new")
+        .set_password_hash(&auth_core::PasswordChange {
+            user: uid,
+            password_hash: "$pbkdf2-sha256$new".to_owned(),
+            at: t0(),
+        })
         .await
         .unwrap();
     let u = store.find_user(uid).await.unwrap().unwrap();

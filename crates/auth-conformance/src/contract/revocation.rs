@@ -47,7 +47,12 @@ pub async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_e
     let exp = at + Duration::hours(1);
     assert!(
         store
-            .revoke_session(sid, RevokeReason::Logout, at, exp)
+            .revoke_session(&auth_core::SessionRevocation {
+                session: sid,
+                reason: RevokeReason::Logout,
+                at,
+                event_expires_at: exp
+            })
             .await
             .unwrap()
     );
@@ -74,7 +79,13 @@ pub async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_e
     assert_eq!((events[0].revoked_at, events[0].expires_at), (at, exp));
 
     for session in [sid, SessionId::new()] {
-        let again = store.revoke_session(session, RevokeReason::Logout, at, exp);
+        let again_cmd = auth_core::SessionRevocation {
+            session,
+            reason: RevokeReason::Logout,
+            at,
+            event_expires_at: exp,
+        };
+        let again = store.revoke_session(&again_cmd);
         assert!(!again.await.unwrap());
     }
     assert_eq!(db.count_rows(Table::RevokedTokens).await, 1);
@@ -99,7 +110,12 @@ pub async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_v
     store.insert_refresh_token(&bystander).await.unwrap();
     // One session already revoked: it gets no second event.
     store
-        .revoke_session(sessions[2].session_id, RevokeReason::Logout, t0(), t0())
+        .revoke_session(&auth_core::SessionRevocation {
+            session: sessions[2].session_id,
+            reason: RevokeReason::Logout,
+            at: t0(),
+            event_expires_at: t0(),
+        })
         .await
         .unwrap();
     let first_event = feed(&store).await[0].id;
@@ -107,13 +123,13 @@ pub async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_v
     let at = t0() + Duration::seconds(1);
     let tva = OffsetDateTime::from_unix_timestamp(at.unix_timestamp() + 1).unwrap();
     let n = store
-        .revoke_user_sessions(
-            uid,
-            RevokeReason::LogoutAll,
+        .revoke_user_sessions(&auth_core::UserRevocation {
+            user: uid,
+            reason: RevokeReason::LogoutAll,
             at,
-            at + Duration::hours(1),
-            Some(tva),
-        )
+            event_expires_at: at + Duration::hours(1),
+            tokens_valid_after: Some(tva),
+        })
         .await
         .unwrap();
     assert_eq!(n, 2);
@@ -153,13 +169,26 @@ pub async fn revoke_user_sessions_writes_an_event_per_session_and_moves_tokens_v
 
     // Without tokens_valid_after: session events only. Unknown user: nothing at all.
     let before = db.count_rows(Table::RevokedTokens).await;
-    let revoked = store.revoke_user_sessions(other, RevokeReason::UserDisabled, at, at, None);
+    let revoked_cmd = auth_core::UserRevocation {
+        user: other,
+        reason: RevokeReason::UserDisabled,
+        at,
+        event_expires_at: at,
+        tokens_valid_after: None,
+    };
+    let revoked = store.revoke_user_sessions(&revoked_cmd);
     assert_eq!(revoked.await.unwrap(), 1);
     assert_eq!(db.count_rows(Table::RevokedTokens).await, before + 1);
     let record = store.find_user(other).await.unwrap().unwrap();
     assert_eq!(record.tokens_valid_after, None);
-    let unknown =
-        store.revoke_user_sessions(UserId(999), RevokeReason::LogoutAll, at, at, Some(tva));
+    let unknown_cmd = auth_core::UserRevocation {
+        user: UserId(999),
+        reason: RevokeReason::LogoutAll,
+        at,
+        event_expires_at: at,
+        tokens_valid_after: Some(tva),
+    };
+    let unknown = store.revoke_user_sessions(&unknown_cmd);
     assert_eq!(unknown.await.unwrap(), 0);
     assert_eq!(db.count_rows(Table::RevokedTokens).await, before + 1);
 }
@@ -170,11 +199,37 @@ pub async fn set_user_active_writes_a_user_event_only_for_known_users<D: TestDat
     let store = db.store();
     let uid = user(&store, "active@example.com").await;
     let exp = t0() + Duration::hours(1);
-    assert!(store.set_user_active(uid, false, t0(), exp).await.unwrap());
+    assert!(
+        store
+            .set_user_active(&auth_core::ActivationChange {
+                user: uid,
+                active: false,
+                at: t0(),
+                event_expires_at: exp
+            })
+            .await
+            .unwrap()
+    );
     assert!(!store.find_user(uid).await.unwrap().unwrap().is_active);
-    assert!(store.set_user_active(uid, true, t0(), exp).await.unwrap());
+    assert!(
+        store
+            .set_user_active(&auth_core::ActivationChange {
+                user: uid,
+                active: true,
+                at: t0(),
+                event_expires_at: exp
+            })
+            .await
+            .unwrap()
+    );
     assert!(store.find_user(uid).await.unwrap().unwrap().is_active);
-    let unknown = store.set_user_active(UserId(777), false, t0(), t0());
+    let unknown_cmd = auth_core::ActivationChange {
+        user: UserId(777),
+        active: false,
+        at: t0(),
+        event_expires_at: t0(),
+    };
+    let unknown = store.set_user_active(&unknown_cmd);
     assert!(!unknown.await.unwrap());
     let items: Vec<RevokedItem> = feed(&store).await.into_iter().map(|e| e.item).collect();
     assert_eq!(items, [RevokedItem::User(uid), RevokedItem::User(uid)]);

@@ -170,7 +170,12 @@ pub async fn rotating_a_dead_token_writes_nothing<D: TestDatabase>(db: &D) {
     assert!(!store.rotate_refresh_token(&again).await.unwrap());
     // A revoked token.
     store
-        .revoke_session(first.session_id, RevokeReason::Logout, t0(), t0())
+        .revoke_session(&auth_core::SessionRevocation {
+            session: first.session_id,
+            reason: RevokeReason::Logout,
+            at: t0(),
+            event_expires_at: t0(),
+        })
         .await
         .unwrap();
     let revoked = rotation(&second, t0(), None);
@@ -258,7 +263,12 @@ pub async fn a_grace_reexchange_of_a_retired_current_writes_nothing<D: TestDatab
     // Revoked instead of rotated: the same.
     let third = next.successor;
     store
-        .revoke_session(third.session_id, RevokeReason::Logout, t0(), t0())
+        .revoke_session(&auth_core::SessionRevocation {
+            session: third.session_id,
+            reason: RevokeReason::Logout,
+            at: t0(),
+            event_expires_at: t0(),
+        })
         .await
         .unwrap();
     let r = rotation(&third, t0(), grace(&second, 5));
@@ -285,7 +295,12 @@ pub async fn a_revocation_racing_rotations_leaves_no_live_token<D: TestDatabase>
             Box::pin(async move {
                 let at = t0() + Duration::seconds(1);
                 let revoked = store
-                    .revoke_session(session, RevokeReason::Logout, at, at + Duration::hours(1))
+                    .revoke_session(&auth_core::SessionRevocation {
+                        session,
+                        reason: RevokeReason::Logout,
+                        at,
+                        event_expires_at: at + Duration::hours(1),
+                    })
                     .await
                     .expect("revoke");
                 (revoked, true)

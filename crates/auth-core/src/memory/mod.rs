@@ -8,6 +8,7 @@
 //! belongs to, at most one live refresh token per session) are checked before anything
 //! is changed, so a refused operation writes nothing.
 
+mod otp;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,23 @@ pub struct MemoryUser {
     pub record: UserRecord,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// E.164 phone number (phone sign-in), if any.
+    pub phone_number: Option<String>,
+    /// Whether a one-time code proved the phone.
+    pub is_verified: bool,
+}
+
+/// A one-time code row: the command's values and what happened to it since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryCode {
+    /// The row as issued.
+    pub code: crate::otp::store::NewCode,
+    /// Attempts counted.
+    pub attempts: u32,
+    /// When it was redeemed.
+    pub consumed_at: Option<OffsetDateTime>,
+    /// When it was superseded or withdrawn.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// A copy of everything a [`MemoryStore`] holds, table by table, oldest row first.
@@ -64,6 +82,8 @@ pub struct MemoryTables {
     pub revocation_events: Vec<RevocationEvent>,
     /// The audit log.
     pub audit: Vec<AuditRecord>,
+    /// One-time codes.
+    pub codes: Vec<MemoryCode>,
 }
 
 /// Storage for auth-tokens in process memory: fast unit tests of a

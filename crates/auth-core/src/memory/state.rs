@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use super::{MemoryError, MemoryTables, MemoryUser};
+use super::{MemoryCode, MemoryError, MemoryTables, MemoryUser};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
 use crate::refresh::{TokenHash, TokenId};
@@ -16,12 +16,13 @@ use crate::users::{NewUser, UserId, UserRecord};
 
 #[derive(Debug, Default)]
 pub(super) struct State {
-    users: Vec<MemoryUser>,
+    pub(super) users: Vec<MemoryUser>,
+    pub(super) codes: Vec<MemoryCode>,
     refresh_tokens: Vec<RefreshTokenRecord>,
     access_tokens: Vec<AccessTokenEntry>,
     events: Vec<RevocationEvent>,
     audit: Vec<AuditRecord>,
-    last_user_id: i64,
+    pub(super) last_user_id: i64,
     last_event_id: i64,
     last_audit_id: i64,
 }
@@ -34,6 +35,7 @@ impl State {
             access_tokens: self.access_tokens.clone(),
             revocation_events: self.events.clone(),
             audit: self.audit.clone(),
+            codes: self.codes.clone(),
         }
     }
 
@@ -70,6 +72,8 @@ impl State {
                 last_login: None,
             },
             created_at: new.created_at,
+            phone_number: None,
+            is_verified: false,
         });
         Ok(id)
     }

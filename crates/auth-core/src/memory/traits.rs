@@ -6,10 +6,13 @@ use time::OffsetDateTime;
 use super::MemoryStore;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::commands::{
+    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+};
 use crate::error::Result;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
-use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, Rotation, SessionId};
 use crate::store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, UserDirectory};
 use crate::users::{NewUser, UserId, UserRecord};
 
@@ -26,8 +29,9 @@ impl UserDirectory for MemoryStore {
         Ok(self.lock().find_user(id))
     }
 
-    async fn set_password_hash(&self, id: UserId, phc: &str) -> Result<()> {
-        self.lock().set_password_hash(id, phc);
+    async fn set_password_hash(&self, change: &PasswordChange) -> Result<()> {
+        self.lock()
+            .set_password_hash(change.user, &change.password_hash);
         Ok(())
     }
 
@@ -36,16 +40,13 @@ impl UserDirectory for MemoryStore {
         Ok(())
     }
 
-    async fn set_user_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> Result<bool> {
-        Ok(self
-            .lock()
-            .set_user_active(id, active, at, event_expires_at))
+    async fn set_user_active(&self, change: &ActivationChange) -> Result<bool> {
+        Ok(self.lock().set_user_active(
+            change.user,
+            change.active,
+            change.at,
+            change.event_expires_at,
+        ))
     }
 }
 
@@ -81,29 +82,23 @@ impl RefreshTokenStore for MemoryStore {
         Ok(self.lock().live_refresh_token_of_session(session))
     }
 
-    async fn revoke_session(
-        &self,
-        session: SessionId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-    ) -> Result<bool> {
-        Ok(self
-            .lock()
-            .revoke_session(session, reason, at, event_expires_at))
+    async fn revoke_session(&self, revocation: &SessionRevocation) -> Result<bool> {
+        Ok(self.lock().revoke_session(
+            revocation.session,
+            revocation.reason,
+            revocation.at,
+            revocation.event_expires_at,
+        ))
     }
 
-    async fn revoke_user_sessions(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        at: OffsetDateTime,
-        event_expires_at: OffsetDateTime,
-        tokens_valid_after: Option<OffsetDateTime>,
-    ) -> Result<u64> {
-        Ok(self
-            .lock()
-            .revoke_user_sessions(user, reason, at, event_expires_at, tokens_valid_after))
+    async fn revoke_user_sessions(&self, revocation: &UserRevocation) -> Result<u64> {
+        Ok(self.lock().revoke_user_sessions(
+            revocation.user,
+            revocation.reason,
+            revocation.at,
+            revocation.event_expires_at,
+            revocation.tokens_valid_after,
+        ))
     }
 }
 
@@ -116,14 +111,13 @@ impl AccessTokenStore for MemoryStore {
         Ok(self.lock().find_access_token(jti))
     }
 
-    async fn revoke_access_token(
-        &self,
-        jti: &str,
-        user: UserId,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool> {
-        self.lock().revoke_access_token(jti, user, at, expires_at)
+    async fn revoke_access_token(&self, revocation: &AccessTokenRevocation) -> Result<bool> {
+        self.lock().revoke_access_token(
+            &revocation.jti,
+            revocation.user,
+            revocation.at,
+            revocation.expires_at,
+        )
     }
 
     async fn revocation_events(

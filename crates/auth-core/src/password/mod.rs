@@ -10,8 +10,8 @@ mod phc;
 mod stored;
 mod werkzeug;
 
-use password_hash::rand_core::OsRng;
 use password_hash::SaltString;
+use password_hash::rand_core::OsRng;
 
 use crate::error::{Error, Result};
 use crate::pbkdf2_sha256;

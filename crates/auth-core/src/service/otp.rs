@@ -200,7 +200,9 @@ impl<S: TokenStore> TokenService<S> {
             .await?;
             return Err(Error::InvalidCredentials);
         }
-        let pair = self.open_session(&user, client, now).await?;
+        let pair = self
+            .open_session(&user, client, now, &crate::grant::GrantClaims::default())
+            .await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),

@@ -5,7 +5,7 @@ use authd::{ClientRegistry, ClientSettings, GrantType};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{E2eDatabase, TestServer, expect_error};
+use crate::harness::{TestDatabase as E2eDatabase, TestServer, expect_error};
 
 const PW: &str = "correct horse battery";
 const APP: &str = "https://app.example";

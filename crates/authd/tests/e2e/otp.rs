@@ -8,7 +8,7 @@ use aws_lc_rs::hmac;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{E2eDatabase, TestServer, expect_error, tokens};
+use crate::harness::{TestDatabase as E2eDatabase, TestServer, expect_error, tokens};
 
 const WEBHOOK_SECRET: &[u8] = b"webhook secret of at least thirty-two bytes";
 const PHONE: &str = "+13128059851";
