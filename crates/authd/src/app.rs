@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::body_limit::limit_body;
 use crate::cors::{CorsPolicy, cors};
 use crate::deadline::{enforce_deadline, resolve_client};
 use crate::error::ApiError;
@@ -208,6 +209,7 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body_limit, limit_body))
         .layer(middleware::from_fn_with_state(deadline, enforce_deadline))
         .layer(middleware::from_fn_with_state(proxies, resolve_client))
         .layer(middleware::from_fn_with_state(cors_policy, cors))

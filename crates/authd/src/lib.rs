@@ -8,6 +8,7 @@
 
 mod app;
 mod backend;
+mod body_limit;
 pub mod cli;
 mod config;
 mod cors;
