@@ -55,6 +55,13 @@ engine_answers() { docker info >/dev/null 2>&1; }
 start_engine() {
     engine_answers && return 0
     log "starting dockerd (log: $dockerd_log)"
+    # A daemon killed outright (a session's processes are ended before CI runs) leaves
+    # its pid file and containerd behind; dockerd refuses to start over them.
+    # (A killed daemon may linger as a zombie for a while: that counts as gone.)
+    if ! ps -C dockerd -o stat= | grep -qv '^Z'; then
+        pkill -x containerd 2>/dev/null || true
+        rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
+    fi
     # No systemd here; iptables are left alone, published ports go through docker-proxy.
     setsid nohup dockerd --storage-driver=overlay2 --iptables=false --ip-masq=false \
         >"$dockerd_log" 2>&1 </dev/null &
