@@ -14,14 +14,19 @@
 //! build time; see [`SqliteTokenStore::migrate_up`].
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod access;
+mod audit;
+mod cleanup;
 mod convert;
 mod error;
 mod migrate;
 mod otp;
+mod refresh;
 mod store;
 #[cfg(feature = "test-util")]
 mod test_util;
 mod timeouts;
+mod users;
 mod writer;
 
 pub use error::SqliteError;

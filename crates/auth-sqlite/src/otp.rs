@@ -11,7 +11,8 @@ use deadpool_sqlite::rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::convert::{micros, time_at, uuid_at};
 use crate::error::SqliteError;
-use crate::store::{SqliteTokenStore, USER_BY_PHONE, user_from_row, write};
+use crate::store::{SqliteTokenStore, write};
+use crate::users::{USER_BY_PHONE, user_from_row};
 
 /// The creation time of the `offset`-th newest code (0 = newest) of `column = key`
 /// created after `since`, if there is one.
