@@ -15,10 +15,15 @@
 //! ```
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod access;
+mod audit;
+mod cleanup;
 mod error;
 mod limits;
 mod migrate;
+mod otp;
 mod pool;
+mod refresh;
 mod rows;
 mod schema;
 mod statements;
@@ -26,6 +31,7 @@ mod store;
 #[cfg(feature = "test-util")]
 mod test_util;
 mod transient;
+mod users;
 
 pub use error::MySqlError;
 pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};

@@ -15,13 +15,13 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{
     BigInt, Binary, Datetime, Integer, Nullable, Unsigned, Varbinary, Varchar,
 };
-use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
+use diesel_async::RunQueryDsl;
 
-use super::{DEADLOCK_ATTEMPTS, MySqlTokenStore, Tx, finish, is_deadlock, release, uuid_bytes};
 use crate::error::MySqlError;
 use crate::pool::MySqlConnection;
 use crate::rows::UserRow;
 use crate::schema::auth_user;
+use crate::store::{MySqlTokenStore, Tx, transaction, uuid_bytes, with_conn};
 
 #[derive(QueryableByName)]
 struct CreatedAt {
