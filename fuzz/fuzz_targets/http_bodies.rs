@@ -39,8 +39,10 @@ static APP: LazyLock<App> = LazyLock::new(|| {
     let router = runtime.block_on(async {
         let path = std::env::temp_dir().join(format!("auth-tokens-fuzz-http-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let store = SqliteTokenStore::connect(&path).expect("SQLite store");
-        store.migrate_up().await.expect("migrations");
+        let store = SqliteTokenStore::connect(&format!("sqlite:{}", path.display()))
+            .await
+            .expect("SQLite store");
+        store.migrate().await.expect("migrations");
         let settings = authd::Settings {
             pbkdf2_rounds: 1_000,
             rate_limits: authd::RateLimitSettings::disabled(),

@@ -23,7 +23,10 @@ pub const KEY_FILE: &str = include_str!("../keys.json");
 pub fn service() -> TokenService<SqliteTokenStore> {
     let keys = Keyring::from_json(KEY_FILE).expect("fuzz key file loads");
     let path = std::env::temp_dir().join(format!("auth-tokens-fuzz-{}.db", std::process::id()));
-    let store = SqliteTokenStore::connect(&path).expect("SQLite store");
+    let pool = SqliteTokenStore::pool_builder(&path)
+        .build()
+        .expect("SQLite pool");
+    let store = SqliteTokenStore::from_pool(pool);
     let now = OffsetDateTime::from_unix_timestamp(FUZZ_NOW).expect("fixed instant");
     TokenService::builder(store, keys, TokenServiceConfig::new(ISSUER, AUDIENCE))
         .clock(ManualClock::new(now))

@@ -20,11 +20,18 @@ struct Authd {
     _dir: tempfile::TempDir,
 }
 
-async fn start_authd() -> Authd {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteTokenStore::open(dir.path().join("authd.db"))
+/// A SQLite store over the file at `path`, migrated.
+async fn migrated_store(path: &std::path::Path) -> SqliteTokenStore {
+    let store = SqliteTokenStore::connect(&format!("sqlite:{}", path.display()))
         .await
         .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn start_authd() -> Authd {
+    let dir = tempfile::tempdir().unwrap();
+    let store = migrated_store(&dir.path().join("authd.db")).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let (secret, hash) = authd::generate_client_secret().unwrap();
@@ -109,9 +116,7 @@ async fn remote_verifier_checks_signature_feed_and_introspection() {
         TokenRejection::BadSignature | TokenRejection::Malformed
     ));
     let other = TokenService::builder(
-        SqliteTokenStore::open(authd._dir.path().join("other.db"))
-            .await
-            .unwrap(),
+        migrated_store(&authd._dir.path().join("other.db")).await,
         Keyring::generate("foreign", SigningAlgorithm::ES256).unwrap(),
         authd.service.config().clone(),
     )

@@ -6,7 +6,9 @@
 //! feature, and its test file invokes [`conformance_tests!`], which expands to one
 //! `#[tokio::test]` per scenario so each failure is reported by name. The backend crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
-//! [`MemoryTestDb`] runs the same suite on auth-core's `MemoryStore`.
+//! [`MemoryTestDb`] runs the same suite on auth-core's `MemoryStore`. The SQL backends
+//! also run the [`migrations`] scenarios through [`migration_conformance_tests!`] on a
+//! [`MigrationTestDatabase`].
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod contract;
@@ -14,10 +16,12 @@ mod database;
 pub mod fixtures;
 pub mod harness;
 mod memory;
+pub mod migrations;
 pub mod otp_scenarios;
 pub mod scenarios;
 mod url;
 
 pub use database::{Table, TestDatabase, TimestampCell};
 pub use memory::MemoryTestDb;
+pub use migrations::MigrationTestDatabase;
 pub use url::database_url;

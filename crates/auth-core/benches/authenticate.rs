@@ -56,9 +56,9 @@ fn setup_with(
 ) -> Setup {
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let store = auth_sqlite::SqliteTokenStore::open(dir.path().join("bench.db"))
-            .await
-            .unwrap();
+        let url = format!("sqlite:{}", dir.path().join("bench.db").display());
+        let store = auth_sqlite::SqliteTokenStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
         let spec = KeyringSpec::generate("bench-1", alg).unwrap();
         let mut cfg = TokenServiceConfig::new(ISSUER, AUDIENCE);
         cfg.revocation_mode = mode;

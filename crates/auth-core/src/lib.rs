@@ -11,6 +11,7 @@ mod grant;
 mod keys;
 #[cfg(any(test, feature = "memory"))]
 mod memory;
+mod migrations;
 mod otp;
 mod password;
 mod pbkdf2_sha256;
@@ -35,6 +36,10 @@ pub use grant::GrantClaims;
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 #[cfg(any(test, feature = "memory"))]
 pub use memory::{MemoryCode, MemoryError, MemoryStore, MemoryTables, MemoryUser};
+pub use migrations::{
+    AppliedMigration, EmbeddedMigration, MigrationDirection, MigrationError, MigrationLedger,
+    MigrationSource, MigrationState, MigrationStatus, Migrations,
+};
 pub use otp::code::{CodeHash, CodeSecret, MIN_CODE_SECRET_BYTES, OneTimeCode};
 pub use otp::config::OneTimeCodeConfig;
 pub use otp::phone::PhoneNumber;
@@ -53,8 +58,8 @@ pub use revocation::{
     RevokedItem, StoredRevocationError,
 };
 pub use service::{
-    ClientInfo, CodeRequested, OneTimeCodes, RevocationMode, TokenPair, TokenService,
-    TokenServiceBuilder, TokenServiceConfig,
+    ClientInfo, CodeRequested, OneTimeCodes, RefreshTokenInspection, RevocationMode, TokenPair,
+    TokenService, TokenServiceBuilder, TokenServiceConfig,
 };
 pub use session::{
     GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId,

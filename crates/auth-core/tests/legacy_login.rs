@@ -37,9 +37,9 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteTokenStore::open(dir.path().join("auth.db"))
-        .await
-        .unwrap();
+    let url = format!("sqlite:{}", dir.path().join("auth.db").display());
+    let store = SqliteTokenStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
     let spec = KeyringSpec::generate("k1", SigningAlgorithm::EdDSA).unwrap();
     let mut cfg = TokenServiceConfig::new("https://auth.test", "api");
     cfg.password = PasswordPolicy {

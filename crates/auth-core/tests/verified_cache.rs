@@ -17,9 +17,9 @@ struct Setup {
 
 async fn setup(alg: SigningAlgorithm, mode: RevocationMode) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteTokenStore::open(dir.path().join("t.db"))
-        .await
-        .unwrap();
+    let url = format!("sqlite:{}", dir.path().join("t.db").display());
+    let store = SqliteTokenStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
     let mut cfg = TokenServiceConfig::new("iss", "aud");
     cfg.revocation_mode = mode;
     // Zero staleness: every check sees the latest revocations.

@@ -347,7 +347,7 @@ async fn main() {
     MySqlTokenStore::connect(&url)
         .await
         .expect("store")
-        .run_pending_migrations()
+        .migrate()
         .await
         .expect("migrations");
 

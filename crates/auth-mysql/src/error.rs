@@ -1,7 +1,5 @@
 //! The crate's error type.
 
-use std::error::Error as StdError;
-
 /// Errors of the MySQL backend. Converts into [`auth_core::Error`]: transient ones
 /// ([`MySqlError::is_transient`]) into [`auth_core::Error::Unavailable`].
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +17,6 @@ pub enum MySqlError {
     /// The pool configuration was refused.
     #[error("could not build the MySQL connection pool")]
     PoolBuild(#[from] deadpool::managed::BuildError),
-    /// Applying or reverting a migration failed.
-    #[error("MySQL migration failed")]
-    Migration(#[source] Box<dyn StdError + Send + Sync + 'static>),
-    /// The blocking task running the migrations panicked or was cancelled.
-    #[error("migration task failed")]
-    MigrationTask(#[from] tokio::task::JoinError),
     /// A value does not fit its column; refused before it reached the database.
     #[error("`{field}` {reason}")]
     ValueTooLong {

@@ -4,13 +4,13 @@
 //! MariaDB 10.11+ (InnoDB), through diesel-async's pure-Rust `mysql_async` driver and a
 //! deadpool pool whose every connection runs in strict `sql_mode` with the UTC time zone.
 //! The schema lives in `migrations-mysql/` at the repository root, in diesel's folder
-//! format; it is embedded here and applied with [`MySqlTokenStore::run_pending_migrations`]
-//! (or the diesel CLI).
+//! format; it is embedded here and applied with [`MySqlTokenStore::migrate`] (the
+//! [`auth_core::Migrations`] contract) or the diesel CLI.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), auth_mysql::MySqlError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = auth_mysql::MySqlTokenStore::connect("mysql://root@127.0.0.1:3306/auth").await?;
-//! store.run_pending_migrations().await?;
+//! store.migrate().await?;
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
@@ -34,7 +34,7 @@ mod transient;
 mod users;
 
 pub use error::MySqlError;
-pub use migrate::{MYSQL_MIGRATIONS, MySqlMigrationStatus};
+pub use migrate::MYSQL_MIGRATIONS;
 pub use pool::{
     MYSQL_SESSION_SETUP, MySqlConnection, MySqlManager, MySqlOptions, MySqlPool,
     MySqlPooledConnection, build_pool, establish,

@@ -1,95 +1,186 @@
 //! The embedded migrations (`migrations-mysql/`), run on a dedicated connection through
 //! diesel-async's `AsyncConnectionWrapper` in a blocking task.
 
-use diesel::migration::MigrationSource;
+use std::num::ParseIntError;
+
+use auth_core::{
+    AppliedMigration, EmbeddedMigration, MigrationDirection, MigrationError, MigrationLedger,
+    MigrationStatus, Migrations,
+};
+use diesel::QueryableByName;
+use diesel::RunQueryDsl;
+use diesel::migration::{Migration, MigrationSource};
 use diesel::mysql::Mysql;
+use diesel::sql_types::{Text, Timestamp};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use time::PrimitiveDateTime;
 
-use crate::error::MySqlError;
-use crate::pool::MySqlConnection;
+use crate::pool::{MySqlConnection, MySqlPooledConnection};
+use crate::store::MySqlTokenStore;
 
 /// The schema, embedded from `migrations-mysql/` at the repository root. The first
 /// migration (`20240227010724_met_14854`) is seed 000's `auth_user_tokens`; the later
 /// ones extend it and hash legacy plaintext tokens in place.
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations-mysql");
 
-/// One migration and whether it is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MySqlMigrationStatus {
-    /// Version, e.g. `20240227010724`.
-    pub version: String,
-    /// Folder name, e.g. `20240227010724_met_14854`.
-    pub name: String,
-    /// Whether it is applied.
-    pub applied: bool,
-}
-
 type Harness = AsyncConnectionWrapper<MySqlConnection>;
 
-fn migration_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> MySqlError {
-    MySqlError::Migration(e)
+type Embedded = Box<dyn Migration<Mysql>>;
+
+/// One row of diesel's bookkeeping table.
+#[derive(QueryableByName)]
+struct AppliedRow {
+    #[diesel(sql_type = Text)]
+    version: String,
+    /// A `TIMESTAMP`, read in the pool's UTC session time zone.
+    #[diesel(sql_type = Timestamp)]
+    run_on: PrimitiveDateTime,
 }
 
-/// Runs `f` with a migration harness over `conn` in a blocking task.
-pub(crate) async fn with_harness<T, F>(conn: MySqlConnection, f: F) -> Result<T, MySqlError>
+fn version_of(text: &str) -> Result<i64, MigrationError> {
+    text.parse()
+        .map_err(|e: ParseIntError| MigrationError::database(e))
+}
+
+/// Every embedded migration, by version, with its description (the folder name
+/// after the version).
+fn embedded() -> Result<Vec<(i64, String, Embedded)>, MigrationError> {
+    let all = MigrationSource::<Mysql>::migrations(&MYSQL_MIGRATIONS)
+        .map_err(MigrationError::Database)?;
+    let mut out = Vec::with_capacity(all.len());
+    for m in all {
+        let name = m.name().to_string();
+        let version_text = m.name().version().to_string();
+        let description = name
+            .strip_prefix(&version_text)
+            .map_or(name.as_str(), |rest| rest.trim_start_matches('_'))
+            .to_owned();
+        out.push((version_of(&version_text)?, description, m));
+    }
+    out.sort_by_key(|(version, _, _)| *version);
+    Ok(out)
+}
+
+/// The embedded migrations against those diesel's bookkeeping records (created here if missing).
+fn ledger(
+    h: &mut Harness,
+    embedded: &[(i64, String, Embedded)],
+) -> Result<MigrationLedger, MigrationError> {
+    // Creates `__diesel_schema_migrations` if needed.
+    h.applied_migrations().map_err(MigrationError::Database)?;
+    let rows: Vec<AppliedRow> =
+        diesel::sql_query("SELECT version, run_on FROM __diesel_schema_migrations")
+            .load(h)
+            .map_err(MigrationError::database)?;
+    let mut applied = Vec::with_capacity(rows.len());
+    for row in rows {
+        applied.push(AppliedMigration {
+            version: version_of(&row.version)?,
+            description: None,
+            checksum: None,
+            applied_at: Some(row.run_on.assume_utc()),
+        });
+    }
+    let embedded = embedded
+        .iter()
+        .map(|(version, description, _)| EmbeddedMigration {
+            version: *version,
+            description: description.clone(),
+            checksum: None,
+        })
+        .collect();
+    Ok(MigrationLedger::new(embedded, applied))
+}
+
+/// Runs each of `versions` in `direction`, in the order given.
+fn run(
+    h: &mut Harness,
+    embedded: &[(i64, String, Embedded)],
+    versions: Vec<i64>,
+    direction: MigrationDirection,
+) -> Result<Vec<i64>, MigrationError> {
+    let mut done = Vec::with_capacity(versions.len());
+    for version in versions {
+        let Some((_, description, m)) = embedded.iter().find(|(v, _, _)| *v == version) else {
+            continue;
+        };
+        let result = match direction {
+            MigrationDirection::Up => h.run_migration(&**m),
+            MigrationDirection::Down => h.revert_migration(&**m),
+        };
+        result.map_err(|source| MigrationError::Failed {
+            version,
+            description: description.clone(),
+            direction,
+            source,
+        })?;
+        tracing::info!(version, %description, %direction, "ran MySQL migration");
+        done.push(version);
+    }
+    Ok(done)
+}
+
+/// Applies at most `limit` pending migrations in order; returns the versions applied.
+fn up(h: &mut Harness, limit: usize) -> Result<Vec<i64>, MigrationError> {
+    let embedded = embedded()?;
+    let versions = ledger(h, &embedded)?
+        .pending()?
+        .iter()
+        .take(limit)
+        .map(|m| m.version)
+        .collect();
+    run(h, &embedded, versions, MigrationDirection::Up)
+}
+
+fn down(h: &mut Harness, steps: u32) -> Result<Vec<i64>, MigrationError> {
+    let embedded = embedded()?;
+    let versions = ledger(h, &embedded)?
+        .to_revert(steps)?
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    run(h, &embedded, versions, MigrationDirection::Down)
+}
+
+fn status(h: &mut Harness) -> Result<Vec<MigrationStatus>, MigrationError> {
+    Ok(ledger(h, &embedded()?)?.status())
+}
+
+/// Runs `f` with a migration harness over a connection of its own, taken out of the
+/// store's pool (so it keeps the pool's session setup), in a blocking task.
+async fn with_harness<T, F>(store: &MySqlTokenStore, f: F) -> Result<T, MigrationError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut Harness) -> Result<T, MySqlError> + Send + 'static,
+    F: FnOnce(&mut Harness) -> Result<T, MigrationError> + Send + 'static,
 {
+    let pooled = store.pool().get().await.map_err(MigrationError::database)?;
+    let conn = MySqlPooledConnection::take(pooled);
     tokio::task::spawn_blocking(move || {
         let mut harness = Harness::from(conn);
         f(&mut harness)
     })
-    .await?
+    .await
+    .map_err(MigrationError::database)?
 }
 
-/// Applies up to `limit` pending migrations in order; returns the versions applied.
-pub(crate) fn run_up(h: &mut Harness, limit: usize) -> Result<Vec<String>, MySqlError> {
-    let mut applied = Vec::new();
-    while applied.len() < limit
-        && h.has_pending_migration(MYSQL_MIGRATIONS)
-            .map_err(migration_error)?
-    {
-        let version = h
-            .run_next_migration(MYSQL_MIGRATIONS)
-            .map_err(migration_error)?;
-        applied.push(version.to_string());
+impl MySqlTokenStore {
+    /// Applies at most `n` pending migrations, oldest first; returns the versions applied.
+    pub async fn migrate_up_steps(&self, n: usize) -> Result<Vec<i64>, MigrationError> {
+        with_harness(self, move |h| up(h, n)).await
     }
-    Ok(applied)
 }
 
-/// Reverts up to `limit` applied migrations, newest first; returns the versions reverted.
-pub(crate) fn run_down(h: &mut Harness, limit: usize) -> Result<Vec<String>, MySqlError> {
-    let mut reverted = Vec::new();
-    while reverted.len() < limit && !h.applied_migrations().map_err(migration_error)?.is_empty() {
-        let version = h
-            .revert_last_migration(MYSQL_MIGRATIONS)
-            .map_err(migration_error)?;
-        reverted.push(version.to_string());
+impl Migrations for MySqlTokenStore {
+    async fn migrate_up(&self) -> Result<Vec<i64>, MigrationError> {
+        self.migrate_up_steps(usize::MAX).await
     }
-    Ok(reverted)
-}
 
-/// Every embedded migration and whether it is applied.
-pub(crate) fn status(h: &mut Harness) -> Result<Vec<MySqlMigrationStatus>, MySqlError> {
-    let applied: Vec<String> = h
-        .applied_migrations()
-        .map_err(migration_error)?
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect();
-    let all = MigrationSource::<Mysql>::migrations(&MYSQL_MIGRATIONS).map_err(migration_error)?;
-    Ok(all
-        .iter()
-        .map(|m| {
-            let name = m.name();
-            let version = name.version().to_string();
-            MySqlMigrationStatus {
-                applied: applied.contains(&version),
-                name: name.to_string(),
-                version,
-            }
-        })
-        .collect())
+    async fn migrate_down(&self, steps: u32) -> Result<Vec<i64>, MigrationError> {
+        with_harness(self, move |h| down(h, steps)).await
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrationError> {
+        with_harness(self, status).await
+    }
 }

@@ -8,7 +8,6 @@ use diesel::sql_types::{BigInt, Datetime, Unsigned};
 use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
 
 use crate::error::MySqlError;
-use crate::migrate::{self, MySqlMigrationStatus};
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
 
 /// How often a transaction that InnoDB chose as a deadlock victim is run again. Each
@@ -152,6 +151,12 @@ impl MySqlTokenStore {
         Self { pool }
     }
 
+    /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);
+    /// returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, auth_core::MigrationError> {
+        auth_core::Migrations::migrate_up(self).await
+    }
+
     /// The pool.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
@@ -159,36 +164,6 @@ impl MySqlTokenStore {
 
     pub(crate) async fn conn(&self) -> Result<MySqlPooledConnection, MySqlError> {
         Ok(self.pool.get().await?)
-    }
-
-    /// A connection of its own for the migrations, taken out of the pool.
-    async fn migration_conn(&self) -> Result<MySqlConnection, MySqlError> {
-        Ok(MySqlPooledConnection::take(self.conn().await?))
-    }
-
-    /// Applies every pending migration; returns the versions applied (none when the
-    /// schema is current, so running it again is a no-op).
-    pub async fn run_pending_migrations(&self) -> Result<Vec<String>, MySqlError> {
-        self.run_next_migrations(usize::MAX).await
-    }
-
-    /// Applies at most `n` pending migrations, oldest first; returns the versions applied.
-    pub async fn run_next_migrations(&self, n: usize) -> Result<Vec<String>, MySqlError> {
-        migrate::with_harness(self.migration_conn().await?, move |h| migrate::run_up(h, n)).await
-    }
-
-    /// Reverts at most `n` applied migrations, newest first (`usize::MAX`: down to an
-    /// empty database); returns the versions reverted.
-    pub async fn revert_migrations(&self, n: usize) -> Result<Vec<String>, MySqlError> {
-        migrate::with_harness(self.migration_conn().await?, move |h| {
-            migrate::run_down(h, n)
-        })
-        .await
-    }
-
-    /// Every embedded migration and whether it is applied.
-    pub async fn migration_status(&self) -> Result<Vec<MySqlMigrationStatus>, MySqlError> {
-        migrate::with_harness(self.migration_conn().await?, migrate::status).await
     }
 
     /// Deletes rows matching `sql` (one `?` for the cutoff, one for the batch size) in

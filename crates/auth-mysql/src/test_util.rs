@@ -5,7 +5,7 @@
 //! at teardown, or when a failed test drops it.
 
 use auth_conformance::harness::{mysql_url, unique_database_name};
-use auth_conformance::{Table, TestDatabase, TimestampCell, database_url};
+use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell, database_url};
 use auth_core::NewRefreshToken;
 use mysql_async::prelude::Queryable;
 use time::macros::format_description;
@@ -120,7 +120,7 @@ impl TestDatabase for TestDb {
 
     async fn create() -> Self {
         let db = Self::create_unmigrated().await;
-        db.store.run_pending_migrations().await.expect("migrations");
+        db.store.migrate().await.expect("migrations");
         db
     }
 
@@ -242,6 +242,18 @@ impl TestDatabase for TestDb {
 }
 
 /// A test that failed before its teardown still drops its database.
+impl MigrationTestDatabase for TestDb {
+    async fn create_unmigrated() -> Self {
+        TestDb::create_unmigrated().await
+    }
+
+    async fn schema_tables(&self) -> Vec<String> {
+        let mut tables = self.tables().await;
+        tables.retain(|t| !t.starts_with(BOOKKEEPING_PREFIX));
+        tables
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if self.dropped {

@@ -4,22 +4,22 @@
 use auth_conformance::TestDatabase;
 use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
-    ClientInfo, Error, KeyMaterial, Keyring, KeyringSpec, ManualClock, RevocationMode,
-    SigningAlgorithm, TokenRejection, TokenService, TokenServiceConfig,
+    ClientInfo, Error, KeyMaterial, Keyring, KeyringSpec, ManualClock, MigrationState, Migrations,
+    RevocationMode, SigningAlgorithm, TokenRejection, TokenService, TokenServiceConfig,
 };
 use auth_mysql::TestDb;
 use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
-const SEED_VERSION: &str = "20240227010724";
-const ALL_VERSIONS: [&str; 7] = [
-    "20240227010724",
-    "20260301000001",
-    "20260301000002",
-    "20260301000003",
-    "20260301000004",
-    "20260301000005",
-    "20261201120001",
+const SEED_VERSION: i64 = 20240227010724;
+const ALL_VERSIONS: [i64; 7] = [
+    20240227010724,
+    20260301000001,
+    20260301000002,
+    20260301000003,
+    20260301000004,
+    20260301000005,
+    20261201120001,
 ];
 const ISSUER: &str = "https://legacy.example";
 const AUDIENCE: &str = "legacy-api";
@@ -142,11 +142,7 @@ async fn schema(db: &TestDb) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migration_one_is_seed_000_exactly() {
     let db = TestDb::create_unmigrated().await;
-    let applied = db
-        .store()
-        .run_next_migrations(1)
-        .await
-        .expect("migration 1");
+    let applied = db.store().migrate_up_steps(1).await.expect("migration 1");
     assert_eq!(applied, [SEED_VERSION]);
     assert_eq!(
         db.tables().await,
@@ -155,8 +151,19 @@ async fn migration_one_is_seed_000_exactly() {
     assert_eq!(columns(&db, "auth_user_tokens").await, seed_columns());
     let status = db.store().migration_status().await.expect("status");
     assert_eq!(status.len(), ALL_VERSIONS.len());
-    assert!(status[0].applied && status[0].name == "20240227010724_met_14854");
-    assert!(status[1..].iter().all(|m| !m.applied));
+    assert_eq!(
+        (
+            status[0].version,
+            status[0].description.as_str(),
+            status[0].state
+        ),
+        (SEED_VERSION, "met_14854", MigrationState::Applied)
+    );
+    assert!(
+        status[1..]
+            .iter()
+            .all(|m| m.state == MigrationState::Pending && m.applied_at.is_none())
+    );
     db.teardown().await;
 }
 
@@ -179,10 +186,7 @@ async fn migration_one_adopts_a_table_the_knex_migration_made() {
     .expect("knex table");
     conn.disconnect().await.expect("disconnect");
     assert_eq!(
-        db.store()
-            .run_pending_migrations()
-            .await
-            .expect("migrations"),
+        db.store().migrate_up().await.expect("migrations"),
         ALL_VERSIONS
     );
     assert_eq!(
@@ -261,10 +265,7 @@ fn sha256(text: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_rows_are_hashed_cleared_and_keep_authenticating() {
     let db = TestDb::create_unmigrated().await;
-    db.store()
-        .run_next_migrations(1)
-        .await
-        .expect("migration 1");
+    db.store().migrate_up_steps(1).await.expect("migration 1");
     let legacy = Legacy::new();
     let sid_a = "0f8fad5b-d9cb-469f-a165-70867728950e";
     let sid_d = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
@@ -297,7 +298,7 @@ async fn legacy_rows_are_hashed_cleared_and_keep_authenticating() {
         .expect("legacy row");
     }
 
-    let applied = db.store().run_pending_migrations().await.expect("upgrade");
+    let applied = db.store().migrate_up().await.expect("upgrade");
     assert_eq!(applied, ALL_VERSIONS[1..]);
     // The users the tokens belong to.
     conn.exec_drop(
@@ -496,7 +497,7 @@ async fn down_to_zero_and_up_again() {
     // Step by step down to the seed table: it is seed 000's shape again, its rows kept.
     let store = db.store();
     let reverted = store
-        .revert_migrations(ALL_VERSIONS.len() - 1)
+        .migrate_down(ALL_VERSIONS.len() as u32 - 1)
         .await
         .expect("down to the seed");
     let mut newest_first = ALL_VERSIONS[1..].to_vec();
@@ -519,16 +520,13 @@ async fn down_to_zero_and_up_again() {
     );
 
     // Up again over those rows, then all the way down and up once more.
-    assert_eq!(
-        store.run_pending_migrations().await.expect("up"),
-        ALL_VERSIONS[1..]
-    );
+    assert_eq!(store.migrate_up().await.expect("up"), ALL_VERSIONS[1..]);
     assert_eq!(schema(&db).await, migrated);
     let mut all_newest_first = ALL_VERSIONS.to_vec();
     all_newest_first.reverse();
     assert_eq!(
         store
-            .revert_migrations(usize::MAX)
+            .migrate_down(ALL_VERSIONS.len() as u32)
             .await
             .expect("down to zero"),
         all_newest_first
@@ -540,7 +538,7 @@ async fn down_to_zero_and_up_again() {
         0
     );
     assert_eq!(
-        store.run_pending_migrations().await.expect("up from zero"),
+        store.migrate_up().await.expect("up from zero"),
         ALL_VERSIONS
     );
     assert_eq!(schema(&db).await, migrated);
@@ -578,13 +576,7 @@ async fn rerunning_migrations_is_a_no_op() {
     let before_schema = schema(&db).await;
     let before_cells = db.dump_cells().await;
     for _ in 0..2 {
-        assert!(
-            db.store()
-                .run_pending_migrations()
-                .await
-                .expect("re-run")
-                .is_empty()
-        );
+        assert!(db.store().migrate_up().await.expect("re-run").is_empty());
     }
     assert_eq!(schema(&db).await, before_schema);
     assert_eq!(db.dump_cells().await, before_cells);
@@ -594,7 +586,7 @@ async fn rerunning_migrations_is_a_no_op() {
             .await
             .expect("status")
             .iter()
-            .all(|m| m.applied)
+            .all(|m| m.state == MigrationState::Applied && m.applied_at.is_some())
     );
     db.teardown().await;
 }

@@ -79,7 +79,7 @@ async fn scratch_store(name: &str) -> PgTokenStore {
         .connect_with(options.database(name))
         .await
         .unwrap();
-    let store = PgTokenStore::new(pool);
+    let store = PgTokenStore::from_pool(pool);
     store.migrate().await.expect("migrate");
     store
 }

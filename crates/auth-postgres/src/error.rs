@@ -24,9 +24,6 @@ pub enum PgError {
     /// The unique index on `users.email` refused an insert.
     #[error("email already registered")]
     EmailTaken(#[source] sqlx::Error),
-    /// Applying or reverting the embedded migrations failed.
-    #[error("PostgreSQL migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored row holds a value the library cannot represent.
     #[error("corrupt row in `{table}`: {what}")]
     Corrupt {

@@ -6,6 +6,7 @@ mod audit;
 mod cleanup;
 mod error;
 mod listener;
+mod migrate;
 mod otp;
 mod refresh;
 mod statements;
@@ -18,8 +19,9 @@ mod users;
 pub use cleanup::PgCleanupStats;
 pub use error::PgError;
 pub use listener::{PgRevocationListener, REVOCATION_CHANNEL};
+pub use migrate::MIGRATOR;
 pub use statements::PgStatements;
-pub use store::{MIGRATOR, PgTokenStore};
+pub use store::PgTokenStore;
 #[cfg(feature = "test-util")]
 pub use test_util::TestDb;
 pub use timeouts::PgTimeouts;

@@ -1,17 +1,10 @@
-//! The store: a [`PgPool`] and the embedded migrations.
+//! The store: a [`PgPool`], how to connect one, and how to migrate it.
 
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::PgError;
-
-/// The migrations of `migrations-postgres/`, embedded at build time.
-///
-/// `MIGRATOR.run(&pool)` applies them; `MIGRATOR.undo(&pool, 0)` reverts them all. The
-/// same folder works with `sqlx migrate run --source migrations-postgres`.
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations-postgres");
 
 /// PostgreSQL implementation of every auth-core store trait over one [`PgPool`].
 ///
@@ -26,8 +19,8 @@ pub struct PgTokenStore {
 
 impl PgTokenStore {
     /// A store over an existing pool (build it with [`pool_options`](Self::pool_options)
-    /// for the recommended settings).
-    pub fn new(pool: PgPool) -> Self {
+    /// for the recommended settings). Does not migrate.
+    pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
     }
 
@@ -44,7 +37,7 @@ impl PgTokenStore {
             .connect_with(options)
             .await
             .map_err(PgError::from)?;
-        Ok(Self::new(pool))
+        Ok(Self::from_pool(pool))
     }
 
     /// The recommended pool settings: no ping on every acquire (`test_before_acquire(false)`;
@@ -63,9 +56,9 @@ impl PgTokenStore {
         &self.pool
     }
 
-    /// Applies the pending embedded migrations; a no-op when the schema is current.
-    pub async fn migrate(&self) -> Result<(), PgError> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+    /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);
+    /// returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, auth_core::MigrationError> {
+        auth_core::Migrations::migrate_up(self).await
     }
 }

@@ -4,7 +4,7 @@
 //! default, testcontainers, else a loud failure), dropped `WITH (FORCE)` at teardown.
 
 use auth_conformance::harness::{postgres_url, unique_database_name};
-use auth_conformance::{Table, TestDatabase, TimestampCell, database_url};
+use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell, database_url};
 use auth_core::NewRefreshToken;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
@@ -96,7 +96,7 @@ impl TestDb {
             name,
             url,
             options,
-            store: PgTokenStore::new(pool),
+            store: PgTokenStore::from_pool(pool),
         }
     }
 
@@ -228,6 +228,23 @@ impl TestDatabase for TestDb {
 
 /// A test that panicked never reaches `teardown`: drop its database anyway, from a
 /// thread of its own (the test's runtime may be unwinding).
+impl MigrationTestDatabase for TestDb {
+    async fn create_unmigrated() -> Self {
+        TestDb::create_unmigrated().await
+    }
+
+    async fn schema_tables(&self) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_name <> $1 ORDER BY 1",
+        )
+        .bind(BOOKKEEPING)
+        .fetch_all(self.store.pool())
+        .await
+        .expect("list tables")
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = std::mem::take(&mut self.name);

@@ -43,6 +43,6 @@ impl PgTokenStore {
             .connect_with(options)
             .await
             .map_err(PgError::from)?;
-        Ok(Self::new(pool))
+        Ok(Self::from_pool(pool))
     }
 }

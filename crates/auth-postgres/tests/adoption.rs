@@ -9,13 +9,16 @@ use auth_core::{
     ClientInfo, Error, Keyring, KeyringSpec, PasswordPolicy, SigningAlgorithm, TokenService,
     TokenServiceConfig, UserDirectory, UserId,
 };
+use auth_core::{MigrationError, MigrationState, Migrations};
 use auth_postgres::TestDb as PgTestDb;
 use auth_postgres::{MIGRATOR, PgTokenStore};
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgConnection;
-use sqlx::{Connection, PgPool};
 
 const USERS: i64 = 10_000;
+
+/// The adoption migration's version.
+const ADOPTION: i64 = 20251115000000;
 
 /// Seed 002's table as its document shows it, and 10,000 phone users: every tenth
 /// logged out (is_active FALSE), every 97th with is_active NULL.
@@ -207,13 +210,27 @@ async fn null_is_active_fails_closed(store: PgTokenStore) {
     ));
 }
 
-/// Down to zero on its own connection, closed afterwards: a refused down leaves sqlx's
-/// migration advisory lock held by the session that ran it.
-async fn undo_all(db: &PgTestDb) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut conn = PgConnection::connect_with(&db.options()).await.unwrap();
-    let result = MIGRATOR.undo(&mut conn, 0).await;
-    let _ = conn.close().await;
-    result
+/// Down to zero through the store's migrations contract.
+async fn undo_all(db: &PgTestDb) -> Result<Vec<i64>, MigrationError> {
+    let store = db.store();
+    let applied = store
+        .migration_status()
+        .await?
+        .iter()
+        .filter(|s| s.state != MigrationState::Pending)
+        .count();
+    store.migrate_down(applied as u32).await
+}
+
+/// Advisory locks held in the database (sqlx's migration lock is one).
+async fn advisory_locks(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -265,12 +282,31 @@ async fn seed_002_down_refuses_while_email_users_have_no_phone_number() {
         .await
         .unwrap();
     let err = undo_all(&db).await.expect_err("down must refuse");
+    assert!(
+        matches!(
+            err,
+            MigrationError::Refused {
+                version: ADOPTION,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let message = format!("{err:?}");
     assert!(
         message.contains("refusing to revert the adoption of table users")
             && message.contains("phone_number"),
         "{message}"
     );
+    // The refusal released the migration lock: no session holds it, and another
+    // store's up (another connection) runs at once, re-applying what was reverted.
+    assert_eq!(advisory_locks(&pool).await, 0);
+    let reapplied = db.another_store().await.migrate_up().await.unwrap();
+    assert!(
+        !reapplied.is_empty() && !reapplied.contains(&ADOPTION),
+        "{reapplied:?}"
+    );
+    assert_eq!(advisory_locks(&pool).await, 0);
     // Nothing of the users table was lost; once the user has a number, down completes.
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&pool)
@@ -403,7 +439,7 @@ async fn a_first_release_deployment_upgrades_and_the_adoption_is_a_no_op() {
     let first_release = Migrator::with_migrations(
         MIGRATOR
             .iter()
-            .filter(|m| m.version != 20251115000000)
+            .filter(|m| m.version != ADOPTION)
             .cloned()
             .collect(),
     );

@@ -147,7 +147,7 @@ async fn batches_walk_every_rule_across_equal_keys() {
 #[tokio::test]
 async fn the_durability_setting_never_leaks_to_pooled_connections() {
     let db = TestDb::create().await;
-    let one_connection = PgTokenStore::new(
+    let one_connection = PgTokenStore::from_pool(
         PgTokenStore::pool_options()
             .max_connections(1)
             .connect_with(db.options())

@@ -3,3 +3,4 @@
 
 auth_conformance::conformance_tests!(auth_postgres::TestDb);
 auth_conformance::otp_conformance_tests!(auth_postgres::TestDb);
+auth_conformance::migration_conformance_tests!(auth_postgres::TestDb);

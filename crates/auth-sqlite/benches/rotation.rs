@@ -194,8 +194,15 @@ fn main() {
     let store_path = dir.path().join("store.db");
     let bare_path = dir.path().join("bare.db");
     let (store, user) = rt.block_on(async {
-        let store = SqliteTokenStore::open(&store_path).await.unwrap();
-        let bare = SqliteTokenStore::open(&bare_path).await.unwrap();
+        let migrated = |path: std::path::PathBuf| async move {
+            let store = SqliteTokenStore::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            store
+        };
+        let store = migrated(store_path.clone()).await;
+        let bare = migrated(bare_path.clone()).await;
         let new_user = |email: &str| auth_core::NewUser {
             email: email.into(),
             password_hash: None,

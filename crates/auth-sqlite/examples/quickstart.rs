@@ -25,7 +25,8 @@ fn preview(secret: &str) -> String {
 async fn main() -> Result<(), Box<dyn StdError>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("quickstart.db");
-    let store = SqliteTokenStore::open(&path).await?;
+    let store = SqliteTokenStore::connect(&format!("sqlite:{}", path.display())).await?;
+    store.migrate().await?;
     println!(
         "1. opened {} (migrated to version {})",
         path.display(),

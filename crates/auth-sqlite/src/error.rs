@@ -31,34 +31,12 @@ pub enum SqliteError {
     /// The email is already registered (unique violation on `users.email`).
     #[error("email already registered")]
     EmailTaken,
-    /// Applying or reverting one migration failed; its transaction was rolled back.
-    #[error("migration {version} ({name}) failed while migrating {direction}")]
-    Migration {
-        /// The migration's version.
-        version: i64,
-        /// The migration's name.
-        name: &'static str,
-        /// `"up"` or `"down"`.
-        direction: &'static str,
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The database has a migration applied that this build does not embed: it was
-    /// migrated by a newer version. Nothing was changed.
-    #[error("the database has migration {version} applied, which this build does not know")]
-    UnknownMigration {
-        /// The unknown applied version.
-        version: i64,
-    },
-    /// An applied migration's SQL differs from the embedded file of the same version
-    /// (the file was edited after it was applied). Nothing was changed.
-    #[error("applied migration {version} ({name}) differs from the embedded file")]
-    ModifiedMigration {
-        /// The migration's version.
-        version: i64,
-        /// The migration's name.
-        name: &'static str,
+    /// The URL does not name a database file (`sqlite:PATH`, `sqlite://PATH`,
+    /// `sqlite:///ABSOLUTE/PATH`).
+    #[error("`{url}` is not a sqlite: URL naming a file (e.g. sqlite:./auth.db)")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
     },
 }
 

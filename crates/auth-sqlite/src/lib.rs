@@ -1,17 +1,18 @@
 //! SQLite storage for auth-tokens: every auth-core store trait over rusqlite (bundled) and deadpool-sqlite.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), auth_sqlite::SqliteError> {
-//! // Creates the file if needed and applies the embedded migrations.
-//! let store = auth_sqlite::SqliteTokenStore::open("auth.db").await?;
-//! # let _ = store; Ok(()) }
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // Creates the file if needed, then applies the embedded migrations.
+//! let store = auth_sqlite::SqliteTokenStore::connect("sqlite:auth.db").await?;
+//! store.migrate().await?;
+//! # Ok(()) }
 //! ```
 //!
 //! Every connection runs with `journal_mode=WAL`, `foreign_keys=ON`,
 //! `synchronous=NORMAL` and a busy timeout; every write transaction starts with
 //! `BEGIN IMMEDIATE`, one writer of a store at a time (queued in-process). The schema lives in the workspace's `migrations-sqlite/` folder
 //! as numbered, reversible `NNNN_name.up.sql` / `NNNN_name.down.sql` files, embedded at
-//! build time; see [`SqliteTokenStore::migrate_up`].
+//! build time and run through [`auth_core::Migrations`].
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod access;
@@ -26,11 +27,11 @@ mod store;
 #[cfg(feature = "test-util")]
 mod test_util;
 mod timeouts;
+mod url;
 mod users;
 mod writer;
 
 pub use error::SqliteError;
-pub use migrate::{SqliteMigrationState, SqliteMigrationStatus};
 pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
 #[cfg(feature = "test-util")]
 pub use test_util::TestDb;

@@ -1,14 +1,16 @@
 //! The embedded migrations and the runner that applies and reverts them, one
 //! transaction per migration, recording applied versions in `schema_migrations`.
 
-use std::collections::BTreeMap;
-
 use auth_core::time::OffsetDateTime;
+use auth_core::{
+    AppliedMigration, EmbeddedMigration, MigrationDirection, MigrationError, MigrationLedger,
+    MigrationStatus, Migrations,
+};
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use crate::convert::{micros, opt_time_at};
-use crate::error::SqliteError;
+use crate::store::{SqliteTokenStore, run};
 
 /// One embedded migration (from `migrations-sqlite/NNNN_name.{up,down}.sql`).
 #[derive(Debug)]
@@ -28,45 +30,12 @@ const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrat
     applied_at INTEGER NOT NULL
 ) STRICT";
 
-/// Where one migration stands in a database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SqliteMigrationState {
-    /// Embedded, not applied.
-    Pending,
-    /// Applied, and the embedded file is the one that was applied.
-    Applied,
-    /// Applied, but the embedded file has changed since.
-    Modified,
-    /// Applied by a build that embeds migrations this one does not know.
-    Unknown,
-}
-
-/// One line of [`SqliteTokenStore::migration_status`](crate::SqliteTokenStore::migration_status).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqliteMigrationStatus {
-    /// The version (the file's number).
-    pub version: i64,
-    /// The name (the file name after the number).
-    pub name: String,
-    /// Pending, applied, modified or unknown.
-    pub state: SqliteMigrationState,
-    /// When it was applied, if it was.
-    pub applied_at: Option<OffsetDateTime>,
-}
-
 fn checksum(sql: &str) -> [u8; 32] {
     Sha256::digest(sql.as_bytes()).into()
 }
 
-struct AppliedRow {
-    name: String,
-    checksum: Vec<u8>,
-    applied_at: Option<OffsetDateTime>,
-}
-
 /// The applied migrations; none if `schema_migrations` does not exist yet (not created here).
-fn applied(conn: &Connection) -> rusqlite::Result<BTreeMap<i64, AppliedRow>> {
+fn applied(conn: &Connection) -> rusqlite::Result<Vec<AppliedMigration>> {
     let exists = conn
         .prepare_cached(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
@@ -75,19 +44,17 @@ fn applied(conn: &Connection) -> rusqlite::Result<BTreeMap<i64, AppliedRow>> {
         .optional()?
         .is_some();
     if !exists {
-        return Ok(BTreeMap::new());
+        return Ok(Vec::new());
     }
     let mut stmt =
         conn.prepare_cached("SELECT version, name, checksum, applied_at FROM schema_migrations")?;
     let rows = stmt.query_map([], |row| {
-        Ok((
-            row.get(0)?,
-            AppliedRow {
-                name: row.get(1)?,
-                checksum: row.get(2)?,
-                applied_at: opt_time_at(row, 3)?,
-            },
-        ))
+        Ok(AppliedMigration {
+            version: row.get(0)?,
+            description: Some(row.get(1)?),
+            checksum: Some(row.get(2)?),
+            applied_at: opt_time_at(row, 3)?,
+        })
     })?;
     rows.collect()
 }
@@ -96,21 +63,29 @@ fn embedded(version: i64) -> Option<&'static Migration> {
     MIGRATIONS.iter().find(|m| m.version == version)
 }
 
-/// Refuses to touch a database migrated by a newer build or with edited files.
-fn check_known(applied: &BTreeMap<i64, AppliedRow>) -> Result<(), SqliteError> {
-    for (version, row) in applied {
-        match embedded(*version) {
-            None => return Err(SqliteError::UnknownMigration { version: *version }),
-            Some(m) if row.checksum != checksum(m.up) => {
-                return Err(SqliteError::ModifiedMigration {
-                    version: m.version,
-                    name: m.name,
-                });
-            }
-            Some(_) => {}
-        }
+/// The embedded migrations against the applied ones.
+fn ledger(conn: &Connection) -> Result<MigrationLedger, MigrationError> {
+    let embedded = MIGRATIONS
+        .iter()
+        .map(|m| EmbeddedMigration {
+            version: m.version,
+            description: m.name.to_owned(),
+            checksum: Some(checksum(m.up).to_vec()),
+        })
+        .collect();
+    Ok(MigrationLedger::new(
+        embedded,
+        applied(conn).map_err(MigrationError::database)?,
+    ))
+}
+
+fn failed(m: &Migration, direction: MigrationDirection, e: rusqlite::Error) -> MigrationError {
+    MigrationError::Failed {
+        version: m.version,
+        description: m.name.to_owned(),
+        direction,
+        source: Box::new(e),
     }
-    Ok(())
 }
 
 fn is_applied(tx: &Connection, version: i64) -> rusqlite::Result<bool> {
@@ -122,28 +97,34 @@ fn is_applied(tx: &Connection, version: i64) -> rusqlite::Result<bool> {
 
 /// Applies every pending migration in version order, each in its own `BEGIN
 /// IMMEDIATE` transaction; returns the versions applied (empty if none was pending).
-pub(crate) fn up(conn: &mut Connection) -> Result<Vec<i64>, SqliteError> {
-    conn.execute(CREATE_SCHEMA_MIGRATIONS, [])?;
-    check_known(&applied(conn)?)?;
+pub(crate) fn up(conn: &mut Connection) -> Result<Vec<i64>, MigrationError> {
+    conn.execute(CREATE_SCHEMA_MIGRATIONS, [])
+        .map_err(MigrationError::database)?;
+    let pending: Vec<i64> = ledger(conn)?.pending()?.iter().map(|m| m.version).collect();
     let mut done = Vec::new();
-    for m in MIGRATIONS {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for m in pending.into_iter().filter_map(embedded) {
+        let fail = |e| failed(m, MigrationDirection::Up, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
         // Checked again inside the write lock: another process may have applied it.
-        if is_applied(&tx, m.version)? {
+        if is_applied(&tx, m.version).map_err(fail)? {
             continue;
         }
-        let failed = |source| SqliteError::Migration {
-            version: m.version,
-            name: m.name,
-            direction: "up",
-            source,
-        };
-        tx.execute_batch(m.up).map_err(failed)?;
+        tx.execute_batch(m.up).map_err(fail)?;
         tx.prepare_cached(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![m.version, m.name, &checksum(m.up)[..], micros(OffsetDateTime::now_utc())])?;
-        tx.commit()?;
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                m.version,
+                m.name,
+                &checksum(m.up)[..],
+                micros(OffsetDateTime::now_utc())
+            ])
+        })
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
         tracing::info!(
             version = m.version,
             name = m.name,
@@ -154,26 +135,23 @@ pub(crate) fn up(conn: &mut Connection) -> Result<Vec<i64>, SqliteError> {
     Ok(done)
 }
 
-/// Reverts the given applied versions, highest first; returns the versions reverted.
-fn revert(conn: &mut Connection, mut versions: Vec<i64>) -> Result<Vec<i64>, SqliteError> {
-    versions.sort_unstable_by(|a, b| b.cmp(a));
+/// Reverts the given applied versions in the order given, each in its own
+/// transaction; returns the versions reverted.
+fn revert(conn: &mut Connection, versions: Vec<i64>) -> Result<Vec<i64>, MigrationError> {
     let mut done = Vec::new();
-    for version in versions {
-        let m = embedded(version).ok_or(SqliteError::UnknownMigration { version })?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if !is_applied(&tx, m.version)? {
+    for m in versions.into_iter().filter_map(embedded) {
+        let fail = |e| failed(m, MigrationDirection::Down, e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        if !is_applied(&tx, m.version).map_err(fail)? {
             continue;
         }
-        let failed = |source| SqliteError::Migration {
-            version: m.version,
-            name: m.name,
-            direction: "down",
-            source,
-        };
-        tx.execute_batch(m.down).map_err(failed)?;
-        tx.prepare_cached("DELETE FROM schema_migrations WHERE version = ?1")?
-            .execute([m.version])?;
-        tx.commit()?;
+        tx.execute_batch(m.down).map_err(fail)?;
+        tx.prepare_cached("DELETE FROM schema_migrations WHERE version = ?1")
+            .and_then(|mut stmt| stmt.execute([m.version]))
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
         tracing::info!(
             version = m.version,
             name = m.name,
@@ -184,62 +162,69 @@ fn revert(conn: &mut Connection, mut versions: Vec<i64>) -> Result<Vec<i64>, Sql
     Ok(done)
 }
 
-/// Reverts every applied migration above `target` (0 reverts all).
-pub(crate) fn down_to(conn: &mut Connection, target: i64) -> Result<Vec<i64>, SqliteError> {
-    let applied = applied(conn)?;
-    check_known(&applied)?;
-    revert(
-        conn,
-        applied.keys().copied().filter(|v| *v > target).collect(),
-    )
+/// Reverts every applied migration above `target` (0 reverts all), highest first.
+pub(crate) fn down_to(conn: &mut Connection, target: i64) -> Result<Vec<i64>, MigrationError> {
+    let ledger = ledger(conn)?;
+    let above = ledger.applied().filter(|m| m.version > target).count();
+    let steps = u32::try_from(above).unwrap_or(u32::MAX);
+    let versions = ledger.to_revert(steps)?.iter().map(|m| m.version).collect();
+    revert(conn, versions)
 }
 
-/// Reverts the `steps` most recently numbered applied migrations.
-pub(crate) fn down_steps(conn: &mut Connection, steps: u32) -> Result<Vec<i64>, SqliteError> {
-    let applied = applied(conn)?;
-    check_known(&applied)?;
-    revert(
-        conn,
-        applied.keys().rev().take(steps as usize).copied().collect(),
-    )
+/// Reverts the `steps` highest applied migrations.
+pub(crate) fn down_steps(conn: &mut Connection, steps: u32) -> Result<Vec<i64>, MigrationError> {
+    let versions = ledger(conn)?
+        .to_revert(steps)?
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    revert(conn, versions)
 }
 
 /// Every embedded migration and every applied one, by version.
-pub(crate) fn status(conn: &mut Connection) -> Result<Vec<SqliteMigrationStatus>, SqliteError> {
-    let mut applied = applied(conn)?;
-    let mut out: Vec<SqliteMigrationStatus> = MIGRATIONS
-        .iter()
-        .map(|m| {
-            let (state, applied_at) = match applied.remove(&m.version) {
-                None => (SqliteMigrationState::Pending, None),
-                Some(row) if row.checksum == checksum(m.up) => {
-                    (SqliteMigrationState::Applied, row.applied_at)
-                }
-                Some(row) => (SqliteMigrationState::Modified, row.applied_at),
-            };
-            SqliteMigrationStatus {
-                version: m.version,
-                name: m.name.to_owned(),
-                state,
-                applied_at,
-            }
-        })
-        .collect();
-    out.extend(
-        applied
-            .into_iter()
-            .map(|(version, row)| SqliteMigrationStatus {
-                version,
-                name: row.name,
-                state: SqliteMigrationState::Unknown,
-                applied_at: row.applied_at,
-            }),
-    );
-    out.sort_by_key(|s| s.version);
-    Ok(out)
+pub(crate) fn status(conn: &mut Connection) -> Result<Vec<MigrationStatus>, MigrationError> {
+    Ok(ledger(conn)?.status())
 }
 
 /// The highest embedded version.
-pub(crate) fn latest() -> i64 {
+fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+impl Migrations for SqliteTokenStore {
+    async fn migrate_up(&self) -> Result<Vec<i64>, MigrationError> {
+        on_connection(self, up).await
+    }
+
+    async fn migrate_down(&self, steps: u32) -> Result<Vec<i64>, MigrationError> {
+        on_connection(self, move |conn| down_steps(conn, steps)).await
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrationError> {
+        on_connection(self, status).await
+    }
+}
+
+impl SqliteTokenStore {
+    /// The highest migration version this build embeds.
+    pub fn latest_migration() -> i64 {
+        latest()
+    }
+
+    /// Reverts every applied migration above `version`, highest first, each in its
+    /// own transaction; `0` reverts them all. Returns the versions reverted.
+    pub async fn migrate_down_to(&self, version: i64) -> Result<Vec<i64>, MigrationError> {
+        on_connection(self, move |conn| down_to(conn, version)).await
+    }
+}
+
+/// Runs `f` on a pooled connection in the blocking pool.
+async fn on_connection<R, F>(store: &SqliteTokenStore, f: F) -> Result<R, MigrationError>
+where
+    F: FnOnce(&mut Connection) -> Result<R, MigrationError> + Send + 'static,
+    R: Send + 'static,
+{
+    run(store.pool(), move |conn| Ok(f(conn)))
+        .await
+        .map_err(MigrationError::database)?
 }

@@ -7,7 +7,7 @@ use deadpool_sqlite::rusqlite::{self, Connection, Transaction, TransactionBehavi
 use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolBuilder, Runtime};
 
 use crate::error::SqliteError;
-use crate::migrate::{self, SqliteMigrationStatus};
+use crate::url::sqlite_path;
 use crate::writer::QueuedPool;
 
 /// The busy timeout set on every connection: how long a statement waits for another
@@ -66,19 +66,13 @@ where
 }
 
 impl SqliteTokenStore {
-    /// Opens (creating it if needed) the database file at `path` and applies every
-    /// pending migration.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, SqliteError> {
-        let store = Self::connect(path)?;
-        store.migrate_up().await?;
+    /// Connects to the database file a `sqlite:` URL names (`sqlite:PATH`,
+    /// `sqlite://PATH`, `sqlite:///ABSOLUTE/PATH`; a `?query` is ignored), creating the
+    /// file if needed. Fails if no connection can be opened. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, SqliteError> {
+        let store = Self::from_pool(Self::pool_builder(sqlite_path(url)?).build()?);
+        store.check_connection().await?;
         Ok(store)
-    }
-
-    /// A store over the database file at `path` without migrating it (for
-    /// `migrate down|status`, or when migrations are run separately). Connections are
-    /// opened, and the file created, on first use.
-    pub fn connect(path: impl AsRef<Path>) -> Result<Self, SqliteError> {
-        Ok(Self::from_pool(Self::pool_builder(path).build()?))
     }
 
     /// A pool builder for the database file at `path` whose connections get the
@@ -109,6 +103,18 @@ impl SqliteTokenStore {
         }
     }
 
+    /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);
+    /// returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, auth_core::MigrationError> {
+        auth_core::Migrations::migrate_up(self).await
+    }
+
+    /// Opens one connection (creating the file), so a bad path fails here.
+    pub(crate) async fn check_connection(&self) -> Result<(), SqliteError> {
+        drop(self.pool.get().await?);
+        Ok(())
+    }
+
     /// The writers' queue over the pool (every write transaction goes through it).
     pub(crate) fn writers(&self) -> &QueuedPool {
         &self.pool
@@ -117,37 +123,5 @@ impl SqliteTokenStore {
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
-    }
-
-    /// The highest migration version this build embeds.
-    pub fn latest_migration() -> i64 {
-        migrate::latest()
-    }
-
-    /// Applies every pending migration in version order, each in its own `BEGIN
-    /// IMMEDIATE` transaction, recording it in `schema_migrations`. Returns the
-    /// versions applied; empty when the schema is current (re-running changes
-    /// nothing). Fails without changing anything if the database has a migration
-    /// applied that this build does not embed, or one whose file was edited since.
-    pub async fn migrate_up(&self) -> Result<Vec<i64>, SqliteError> {
-        run(&self.pool, migrate::up).await
-    }
-
-    /// Reverts the `steps` highest applied migrations, highest first, each in its own
-    /// transaction. Returns the versions reverted.
-    pub async fn migrate_down(&self, steps: u32) -> Result<Vec<i64>, SqliteError> {
-        run(&self.pool, move |conn| migrate::down_steps(conn, steps)).await
-    }
-
-    /// Reverts every applied migration above `version`, highest first, each in its
-    /// own transaction; `0` reverts them all. Returns the versions reverted.
-    pub async fn migrate_down_to(&self, version: i64) -> Result<Vec<i64>, SqliteError> {
-        run(&self.pool, move |conn| migrate::down_to(conn, version)).await
-    }
-
-    /// Every embedded migration (pending, applied or modified) and every applied one
-    /// this build does not know, by version. Changes nothing.
-    pub async fn migration_status(&self) -> Result<Vec<SqliteMigrationStatus>, SqliteError> {
-        run(&self.pool, migrate::status).await
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use auth_conformance::{Table, TestDatabase, TimestampCell};
+use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell};
 use auth_core::NewRefreshToken;
 use deadpool_sqlite::rusqlite::types::ValueRef;
 use deadpool_sqlite::rusqlite::{self, Connection, params};
@@ -30,7 +30,10 @@ impl TestDb {
     /// A new database file with no migration applied.
     pub async fn create_unmigrated() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory for the test database");
-        let store = SqliteTokenStore::connect(path_in(&dir)).expect("open the test database");
+        let url = format!("sqlite:{}", path_in(&dir).display());
+        let store = SqliteTokenStore::connect(&url)
+            .await
+            .expect("open the test database");
         Self { dir, store }
     }
 
@@ -46,7 +49,9 @@ impl TestDb {
 
     /// A second, independent store (its own pool) over the same file.
     pub async fn another_store(&self) -> SqliteTokenStore {
-        SqliteTokenStore::connect(self.path()).expect("a second pool opens")
+        SqliteTokenStore::connect(&self.url())
+            .await
+            .expect("a second pool opens")
     }
 
     /// Runs `f` on a connection of the store's pool.
@@ -95,10 +100,7 @@ impl TestDatabase for TestDb {
 
     async fn create() -> Self {
         let db = Self::create_unmigrated().await;
-        db.store
-            .migrate_up()
-            .await
-            .expect("migrate the test database");
+        db.store.migrate().await.expect("migrate the test database");
         db
     }
 
@@ -218,5 +220,24 @@ impl TestDatabase for TestDb {
         self.dir
             .close()
             .expect("remove the test database directory");
+    }
+}
+
+impl MigrationTestDatabase for TestDb {
+    async fn create_unmigrated() -> Self {
+        TestDb::create_unmigrated().await
+    }
+
+    async fn schema_tables(&self) -> Vec<String> {
+        self.query(|c| {
+            c.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name <> ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )?
+            .query_map([BOOKKEEPING], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .await
+        .expect("list tables")
     }
 }

@@ -1,13 +1,13 @@
 //! Bounds on how long a database call may take: the pool's wait for a connection and
 //! SQLite's busy timeout (how long a statement waits for another writer's lock).
 
-use std::path::Path;
 use std::time::Duration;
 
 use deadpool_sqlite::Hook;
 
 use crate::error::SqliteError;
 use crate::store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};
+use crate::url::sqlite_path;
 
 /// Time limits of a [`SqliteTokenStore`]'s pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +30,14 @@ impl Default for SqliteTimeouts {
 }
 
 impl SqliteTokenStore {
-    /// A store over the database file at `path`, bounded by `timeouts`, without
-    /// migrating it (see [`connect`](Self::connect)).
-    pub fn connect_with_timeouts(
-        path: impl AsRef<Path>,
+    /// Connects to the database file a `sqlite:` URL names, bounded by `timeouts`;
+    /// otherwise as [`connect`](Self::connect).
+    pub async fn connect_with_timeouts(
+        url: &str,
         timeouts: SqliteTimeouts,
     ) -> Result<Self, SqliteError> {
         let busy = timeouts.busy;
-        let pool = Self::pool_builder(path)
+        let pool = Self::pool_builder(sqlite_path(url)?)
             .post_create(Hook::sync_fn(move |conn, _| {
                 // Runs after the store's own hook, which set the default busy timeout.
                 if let Ok(guard) = conn.lock() {
@@ -48,7 +48,9 @@ impl SqliteTokenStore {
             .wait_timeout(Some(timeouts.acquire))
             .create_timeout(Some(timeouts.acquire))
             .build()?;
-        Ok(Self::from_pool(pool))
+        let store = Self::from_pool(pool);
+        store.check_connection().await?;
+        Ok(store)
     }
 }
 

@@ -2,3 +2,4 @@
 
 auth_conformance::conformance_tests!(auth_sqlite::TestDb);
 auth_conformance::otp_conformance_tests!(auth_sqlite::TestDb);
+auth_conformance::migration_conformance_tests!(auth_sqlite::TestDb);

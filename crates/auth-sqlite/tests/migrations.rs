@@ -1,7 +1,8 @@
 //! The embedded migrations on real database files: up, down, re-run, status, PRAGMAs.
 
+use auth_core::{MigrationError, MigrationState, Migrations};
+use auth_sqlite::SqliteTokenStore;
 use auth_sqlite::deadpool_sqlite::rusqlite::{self, Connection};
-use auth_sqlite::{SqliteError, SqliteMigrationState, SqliteTokenStore};
 use tempfile::TempDir;
 
 const TABLES: [&str; 6] = [
@@ -25,9 +26,15 @@ const MIGRATION_TABLES: [&str; 8] = [
     "one_time_codes",
 ];
 
-fn temp_store() -> (TempDir, SqliteTokenStore) {
+fn url(path: &std::path::Path) -> String {
+    format!("sqlite:{}", path.display())
+}
+
+async fn temp_store() -> (TempDir, SqliteTokenStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteTokenStore::connect(dir.path().join("auth.db")).expect("pool");
+    let store = SqliteTokenStore::connect(&url(&dir.path().join("auth.db")))
+        .await
+        .expect("pool");
     (dir, store)
 }
 
@@ -78,13 +85,13 @@ fn all_versions() -> Vec<i64> {
 
 #[tokio::test]
 async fn up_on_an_empty_file_creates_every_table() {
-    let (dir, store) = temp_store();
+    let (dir, store) = temp_store().await;
     let status = store.migration_status().await.unwrap();
     assert_eq!(status.len(), MIGRATION_TABLES.len());
     assert!(
         status
             .iter()
-            .all(|s| s.state == SqliteMigrationState::Pending && s.applied_at.is_none())
+            .all(|s| s.state == MigrationState::Pending && s.applied_at.is_none())
     );
     assert!(tables(&store).await.is_empty(), "status changes nothing");
 
@@ -117,12 +124,12 @@ async fn up_on_an_empty_file_creates_every_table() {
 
 #[tokio::test]
 async fn status_reports_each_version() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     let status = store.migration_status().await.unwrap();
     let names: Vec<(i64, &str)> = status
         .iter()
-        .map(|s| (s.version, s.name.as_str()))
+        .map(|s| (s.version, s.description.as_str()))
         .collect();
     assert_eq!(
         names,
@@ -140,18 +147,18 @@ async fn status_reports_each_version() {
     assert!(
         status
             .iter()
-            .all(|s| s.state == SqliteMigrationState::Applied && s.applied_at.is_some())
+            .all(|s| s.state == MigrationState::Applied && s.applied_at.is_some())
     );
 
     store.migrate_down(3).await.unwrap();
-    let states: Vec<SqliteMigrationState> = store
+    let states: Vec<MigrationState> = store
         .migration_status()
         .await
         .unwrap()
         .iter()
         .map(|s| s.state)
         .collect();
-    use SqliteMigrationState::{Applied, Pending};
+    use MigrationState::{Applied, Pending};
     assert_eq!(
         states,
         [
@@ -162,22 +169,23 @@ async fn status_reports_each_version() {
 
 #[tokio::test]
 async fn rerunning_up_is_a_no_op() {
-    let (dir, store) = temp_store();
+    let (dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     let before = (schema(&store).await, applied_rows(&store).await);
     assert_eq!(store.migrate_up().await.unwrap(), Vec::<i64>::new());
     assert_eq!((schema(&store).await, applied_rows(&store).await), before);
 
-    // Opening the file again (which migrates) changes nothing either.
-    let again = SqliteTokenStore::open(dir.path().join("auth.db"))
+    // Connecting again and migrating changes nothing either.
+    let again = SqliteTokenStore::connect(&url(&dir.path().join("auth.db")))
         .await
         .unwrap();
+    assert_eq!(again.migrate().await.unwrap(), Vec::<i64>::new());
     assert_eq!((schema(&again).await, applied_rows(&again).await), before);
 }
 
 #[tokio::test]
 async fn down_to_zero_and_up_again() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     let full = schema(&store).await;
 
@@ -205,7 +213,7 @@ async fn down_to_zero_and_up_again() {
 
 #[tokio::test]
 async fn each_down_removes_exactly_its_tables() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     // Migration n creates or changes MIGRATION_TABLES[n - 1]; reverting them one at a
     // time removes only that table's objects each time and leaves the others intact.
@@ -235,7 +243,7 @@ async fn each_down_removes_exactly_its_tables() {
 
 #[tokio::test]
 async fn down_to_a_version_keeps_it() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![8, 7, 6, 5, 4]);
     assert_eq!(
@@ -247,7 +255,7 @@ async fn down_to_a_version_keeps_it() {
 
 #[tokio::test]
 async fn unknown_or_edited_migrations_are_refused() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     query(&store, |c| {
         c.execute(
@@ -258,17 +266,14 @@ async fn unknown_or_edited_migrations_are_refused() {
     .await;
     assert!(matches!(
         store.migrate_up().await,
-        Err(SqliteError::UnknownMigration { version: 9999 })
+        Err(MigrationError::UnknownApplied { version: 9999 })
     ));
     assert!(matches!(
         store.migrate_down(1).await,
-        Err(SqliteError::UnknownMigration { version: 9999 })
+        Err(MigrationError::UnknownApplied { version: 9999 })
     ));
     let last = store.migration_status().await.unwrap().pop().unwrap();
-    assert_eq!(
-        (last.version, last.state),
-        (9999, SqliteMigrationState::Unknown)
-    );
+    assert_eq!((last.version, last.state), (9999, MigrationState::Unknown));
 
     query(&store, |c| {
         c.execute("DELETE FROM schema_migrations WHERE version = 9999", [])?;
@@ -280,11 +285,11 @@ async fn unknown_or_edited_migrations_are_refused() {
     .await;
     assert!(matches!(
         store.migrate_up().await,
-        Err(SqliteError::ModifiedMigration { version: 2, .. })
+        Err(MigrationError::Modified { version: 2 })
     ));
     assert_eq!(
         store.migration_status().await.unwrap()[1].state,
-        SqliteMigrationState::Modified
+        MigrationState::Modified
     );
     assert_eq!(
         tables(&store).await.len(),
@@ -295,7 +300,7 @@ async fn unknown_or_edited_migrations_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pragmas_are_in_effect_on_every_connection() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
     // Hold several connections at once so each is a distinct one.
     let mut conns = Vec::new();
@@ -328,11 +333,15 @@ async fn concurrent_openers_migrate_once() {
     let path = dir.path().join("auth.db");
     let opens = (0..4).map(|_| {
         let path = path.clone();
-        tokio::spawn(async move { SqliteTokenStore::open(path).await })
+        tokio::spawn(async move {
+            let store = SqliteTokenStore::connect(&url(&path)).await?;
+            store.migrate().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
     });
     for open in opens {
         open.await.unwrap().expect("every opener succeeds");
     }
-    let store = SqliteTokenStore::connect(&path).unwrap();
+    let store = SqliteTokenStore::connect(&url(&path)).await.unwrap();
     assert_eq!(applied_rows(&store).await.len(), MIGRATION_TABLES.len());
 }

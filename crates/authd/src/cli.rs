@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use auth_core::{
-    AuditEvent, AuditKind, CleanupReport, Keyring, RefreshToken, SessionId, SigningAlgorithm,
+    Keyring, MigrationState, RefreshRejection, RefreshToken, SessionId, SigningAlgorithm,
     TokenService, UserId,
 };
 use base64::Engine as _;
@@ -93,9 +93,12 @@ pub enum MigrateAction {
     Up,
     /// Revert the newest migrations.
     Down {
-        /// How many to revert.
-        #[arg(long, default_value_t = 1)]
+        /// How many to revert (more than are applied is refused).
+        #[arg(long, default_value_t = 1, conflicts_with = "all")]
         steps: u32,
+        /// Revert every applied migration.
+        #[arg(long)]
+        all: bool,
     },
     /// List migrations and whether each is applied.
     Status,
@@ -352,7 +355,7 @@ async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Res
         return migrate(&store, action).await;
     }
     if settings.auto_migrate {
-        let applied = store.migrate_up().await?;
+        let applied = store.migrate_up().await.context("migrating up")?;
         if !applied.is_empty() {
             tracing::info!(backend = B::NAME, ?applied, "applied migrations");
         }
@@ -391,35 +394,60 @@ async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Res
 async fn migrate<B: Backend>(store: &B, action: &MigrateAction) -> anyhow::Result<ExitCode> {
     match action {
         MigrateAction::Up => {
-            let applied = store.migrate_up().await?;
+            let applied = store.migrate_up().await.context("migrating up")?;
             if applied.is_empty() {
                 println!("{}: schema is up to date", B::NAME);
             } else {
-                println!("{}: applied {}", B::NAME, applied.join(", "));
+                println!("{}: applied {}", B::NAME, versions(&applied));
             }
         }
-        MigrateAction::Down { steps } => {
-            let reverted = store.migrate_down(*steps).await?;
+        MigrateAction::Down { steps, all } => {
+            let steps = if *all {
+                let status = store
+                    .migration_status()
+                    .await
+                    .context("reading migration status")?;
+                let applied = status
+                    .iter()
+                    .filter(|m| m.state != MigrationState::Pending)
+                    .count();
+                u32::try_from(applied).unwrap_or(u32::MAX)
+            } else {
+                *steps
+            };
+            let reverted = store.migrate_down(steps).await.context("migrating down")?;
             if reverted.is_empty() {
                 println!("{}: nothing to revert", B::NAME);
             } else {
-                println!("{}: reverted {}", B::NAME, reverted.join(", "));
+                println!("{}: reverted {}", B::NAME, versions(&reverted));
             }
         }
         MigrateAction::Status => {
             println!("{:<16} {:<9} {:<26} name", "version", "state", "applied_at");
-            for m in store.migration_status().await? {
+            for m in store
+                .migration_status()
+                .await
+                .context("reading migration status")?
+            {
                 println!(
                     "{:<16} {:<9} {:<26} {}",
                     m.version,
                     m.state,
                     fmt_opt_time(m.applied_at),
-                    m.name
+                    m.description
                 );
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn versions(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {
@@ -546,69 +574,33 @@ async fn set_active<B: Backend>(
     Ok(())
 }
 
-/// Age slices of a cleanup run, oldest first: each round removes what had expired
-/// that long before now, so a large backlog is removed, and reported, in steps.
-const CLEANUP_ROUNDS: [(&str, i64); 6] = [
-    ("older than 365 days", 365 * 86_400),
-    ("older than 90 days", 90 * 86_400),
-    ("older than 30 days", 30 * 86_400),
-    ("older than 7 days", 7 * 86_400),
-    ("older than 1 day", 86_400),
-    ("all expired", 0),
-];
-
+/// Runs the service's cleanup once, reporting progress while it deletes.
 async fn cleanup<B: Backend>(service: &TokenService<B>, settings: &Settings) -> anyhow::Result<()> {
     let policy = settings.cleanup;
-    let now = service.now();
     let started = std::time::Instant::now();
     println!(
         "cleanup: retention {} days, batches of {} rows",
         policy.retention.whole_days(),
         policy.batch_size
     );
-    let mut total = CleanupReport::default();
-    for (i, (label, age)) in CLEANUP_ROUNDS.iter().enumerate() {
-        let at = now - time::Duration::seconds(*age);
-        let mut round = pin!(service.store().cleanup(&policy, at));
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + Duration::from_secs(5),
-            Duration::from_secs(5),
-        );
-        let report = loop {
-            tokio::select! {
-                r = &mut round => break r?,
-                _ = ticker.tick() => eprintln!("  round {}: still deleting ({}s)", i + 1, started.elapsed().as_secs()),
-            }
-        };
-        total.refresh_tokens += report.refresh_tokens;
-        total.revoked_tokens += report.revoked_tokens;
-        total.access_tokens += report.access_tokens;
-        println!(
-            "round {}/{} ({label}): refresh_tokens={} revoked_tokens={} access_tokens={}",
-            i + 1,
-            CLEANUP_ROUNDS.len(),
-            report.refresh_tokens,
-            report.revoked_tokens,
-            report.access_tokens
-        );
-    }
-    let event = AuditEvent {
-        kind: AuditKind::Cleanup,
-        user_id: None,
-        session_id: None,
-        ip: None,
-        user_agent: None,
-        details: serde_json::to_value(total)?,
-        at: now,
+    let mut run = pin!(service.cleanup(&policy));
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(5),
+        Duration::from_secs(5),
+    );
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.context("cleaning up")?,
+            _ = ticker.tick() => eprintln!("  still deleting ({}s)", started.elapsed().as_secs()),
+        }
     };
-    service.store().append_audit(&event).await?;
     println!(
         "removed {} rows in {:.1}s: refresh_tokens={} revoked_tokens={} access_tokens={}",
-        total.total(),
+        report.total(),
         started.elapsed().as_secs_f64(),
-        total.refresh_tokens,
-        total.revoked_tokens,
-        total.access_tokens
+        report.refresh_tokens,
+        report.revoked_tokens,
+        report.access_tokens
     );
     Ok(())
 }
@@ -690,13 +682,15 @@ async fn inspect_refresh<B: Backend>(
     token: &str,
 ) -> anyhow::Result<ExitCode> {
     println!("kind:    refresh token (opaque; stored only as its SHA-256)");
-    let hash = RefreshToken::parse(token)
-        .map_err(auth_core::Error::from)?
-        .hash();
-    let Some(rec) = service.store().find_refresh_token(&hash).await? else {
-        println!("verdict: INVALID (unknown refresh token)");
-        return Ok(ExitCode::from(1));
+    let inspection = match service.inspect_refresh_token(token).await {
+        Ok(inspection) => inspection,
+        Err(auth_core::Error::InvalidGrant(rejection)) => {
+            println!("verdict: INVALID ({rejection})");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).context("inspecting the token"),
     };
+    let rec = &inspection.record;
     let t = &rec.token;
     println!("user:    {}", t.user_id);
     println!(
@@ -711,33 +705,139 @@ async fn inspect_refresh<B: Backend>(
         fmt_time(t.issued_at),
         fmt_time(t.expires_at)
     );
-    let now = service.now();
-    let verdict = if let Some(at) = rec.revoked_at {
-        format!(
-            "INVALID (session revoked {} : {})",
-            fmt_time(at),
+    let verdict = match inspection.rejection {
+        None => {
+            println!("verdict: VALID (live)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(RefreshRejection::Revoked) => format!(
+            "session revoked {} : {}",
+            fmt_opt_time(rec.revoked_at),
             rec.revoke_reason.as_deref().unwrap_or("-")
-        )
-    } else if let Some(at) = rec.rotated_at {
-        format!(
-            "INVALID (rotated {}; presenting it again is treated as theft)",
-            fmt_time(at)
-        )
-    } else if now >= t.expires_at || now >= t.session_expires_at {
-        "INVALID (expired)".to_owned()
-    } else if service
-        .config()
-        .idle_timeout
-        .is_some_and(|idle| now >= t.issued_at + idle)
-    {
-        "INVALID (session idle too long)".to_owned()
-    } else {
-        "VALID (live)".to_owned()
+        ),
+        Some(RefreshRejection::Reused) => format!(
+            "rotated {}; presenting it again is treated as theft",
+            fmt_opt_time(rec.rotated_at)
+        ),
+        Some(RefreshRejection::Expired) => "expired".to_owned(),
+        Some(RefreshRejection::IdleExpired) => "session idle too long".to_owned(),
+        Some(other) => other.to_string(),
     };
-    println!("verdict: {verdict}");
-    Ok(if verdict.starts_with("VALID") {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    println!("verdict: INVALID ({verdict})");
+    Ok(ExitCode::from(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use auth_core::{CleanupPolicy, PasswordPolicy, RevocationMode, TokenServiceConfig};
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+    use crate::config::Settings;
+
+    /// The `[default: ...]` a flag's help text documents.
+    fn documented_default(long: &str) -> String {
+        let command = Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .unwrap_or_else(|| panic!("no --{long}"));
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .unwrap_or_else(|| panic!("--{long} has no help"))
+            .to_string();
+        let start = help
+            .find("[default: ")
+            .unwrap_or_else(|| panic!("--{long} documents no default: {help}"))
+            + "[default: ".len();
+        let len = help[start..].find(']').expect("closing bracket");
+        help[start..start + len].to_owned()
+    }
+
+    /// A duration as the help texts write it: the largest whole unit.
+    fn span(d: Duration) -> String {
+        let s = d.as_secs();
+        match s {
+            0 => "0".to_owned(),
+            s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+            s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+
+    #[test]
+    fn documented_defaults_are_the_core_defaults() {
+        let core = TokenServiceConfig::new("https://unused.example", "unused");
+        let cleanup = CleanupPolicy::default();
+        let settings = Settings::default();
+        let core_span = |d: auth_core::time::Duration| span(d.unsigned_abs());
+
+        // The settings take their defaults from the core types...
+        assert_eq!(core_span(core.access_ttl), span(settings.access_ttl));
+        assert_eq!(core_span(core.refresh_ttl), span(settings.refresh_ttl));
+        assert_eq!(core_span(core.session_ttl), span(settings.session_ttl));
+        assert_eq!(
+            core.idle_timeout.map(core_span),
+            settings.idle_timeout.map(span)
+        );
+        assert_eq!(core.revocation_mode, settings.revocation_mode);
+        assert_eq!(core_span(core.reuse_grace), span(settings.reuse_grace));
+        assert_eq!(
+            core_span(core.cache_max_staleness),
+            span(settings.cache_max_staleness)
+        );
+        assert_eq!(cleanup, settings.cleanup);
+        assert_eq!(
+            PasswordPolicy::default().pbkdf2_rounds,
+            settings.pbkdf2_rounds
+        );
+
+        // ... and --help documents those values.
+        assert_eq!(documented_default("access-ttl"), core_span(core.access_ttl));
+        assert_eq!(
+            documented_default("refresh-ttl"),
+            core_span(core.refresh_ttl)
+        );
+        assert_eq!(
+            documented_default("session-ttl"),
+            core_span(core.session_ttl)
+        );
+        assert_eq!(
+            Some(documented_default("idle-timeout")),
+            core.idle_timeout.map(core_span)
+        );
+        assert_eq!(
+            documented_default("revocation-mode"),
+            match core.revocation_mode {
+                RevocationMode::Stateless => "stateless",
+                RevocationMode::UserState => "user_state",
+                RevocationMode::Denylist => "denylist",
+                RevocationMode::Allowlist => "allowlist",
+            }
+        );
+        assert_eq!(
+            documented_default("reuse-grace"),
+            format!("{} = strict", core_span(core.reuse_grace))
+        );
+        assert_eq!(
+            documented_default("cache-max-staleness"),
+            core_span(core.cache_max_staleness)
+        );
+        assert_eq!(
+            documented_default("cleanup-retention"),
+            core_span(cleanup.retention)
+        );
+        assert_eq!(
+            documented_default("cleanup-batch-size"),
+            cleanup.batch_size.to_string()
+        );
+        assert_eq!(
+            documented_default("pbkdf2-rounds"),
+            PasswordPolicy::default().pbkdf2_rounds.to_string()
+        );
+    }
 }

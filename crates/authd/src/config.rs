@@ -7,9 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use auth_core::{
-    CleanupPolicy, DEFAULT_PBKDF2_ROUNDS, PasswordPolicy, RevocationMode, TokenServiceConfig,
-};
+use auth_core::{CleanupPolicy, PasswordPolicy, RevocationMode, TokenServiceConfig};
 use serde::Deserialize;
 
 use crate::oauth::clients::{ClientRegistry, ClientSettings, valid_origin};
@@ -230,7 +228,7 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub cleanup_retention: Option<Span>,
-    /// Rows deleted per cleanup statement [default: 500, `CleanupPolicy::default()`]
+    /// Rows deleted per cleanup statement [default: 500]
     #[arg(
         long,
         global = true,
@@ -418,24 +416,31 @@ pub struct Settings {
     pub otp: crate::otp::OtpSettings,
 }
 
+/// The development issuer, used when none is configured outside production.
+const DEV_ISSUER: &str = "http://127.0.0.1:8080";
+
 impl Default for Settings {
+    /// authd's own defaults (address, limits, logging) and, for every token and
+    /// cleanup setting, the core types' defaults ([`TokenServiceConfig::new`],
+    /// [`CleanupPolicy::default`]).
     fn default() -> Self {
+        let core = TokenServiceConfig::new(DEV_ISSUER, "authd");
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             environment: Environment::Development,
-            issuer: "http://127.0.0.1:8080".to_owned(),
+            issuer: core.issuer,
             cors_origins: Vec::new(),
             clients: ClientRegistry::default(),
-            audience: "authd".to_owned(),
+            audience: core.audience,
             key_file: None,
-            access_ttl: Duration::from_secs(15 * 60),
-            refresh_ttl: Duration::from_secs(14 * 86_400),
-            session_ttl: Duration::from_secs(30 * 86_400),
-            idle_timeout: Some(Duration::from_secs(7 * 86_400)),
-            revocation_mode: RevocationMode::Denylist,
-            reuse_grace: Duration::ZERO,
-            cache_max_staleness: Duration::from_secs(5),
+            access_ttl: core.access_ttl.unsigned_abs(),
+            refresh_ttl: core.refresh_ttl.unsigned_abs(),
+            session_ttl: core.session_ttl.unsigned_abs(),
+            idle_timeout: core.idle_timeout.map(|d| d.unsigned_abs()),
+            revocation_mode: core.revocation_mode,
+            reuse_grace: core.reuse_grace.unsigned_abs(),
+            cache_max_staleness: core.cache_max_staleness.unsigned_abs(),
             cleanup_interval: Some(Duration::from_secs(3600)),
             cleanup: CleanupPolicy::default(),
             rate_limits: RateLimitSettings::default(),
@@ -443,7 +448,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log: "info".to_owned(),
             auto_migrate: true,
-            pbkdf2_rounds: DEFAULT_PBKDF2_ROUNDS,
+            pbkdf2_rounds: core.password.pbkdf2_rounds,
             resilience: ResilienceSettings::default(),
             otp: crate::otp::OtpSettings::default(),
         }
@@ -642,6 +647,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use auth_core::DEFAULT_PBKDF2_ROUNDS;
+
     use super::*;
 
     #[test]

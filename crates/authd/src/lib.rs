@@ -27,7 +27,7 @@ mod server;
 mod shedding;
 
 pub use app::{AppState, ROUTES, router};
-pub use backend::{Backend, DatabaseKind, MigrationLine, PushGuard, redact, sqlite_path};
+pub use backend::{Backend, DatabaseKind, PushGuard, redact};
 pub use config::{
     DEFAULT_DATABASE_URL, DEV_KEY_FILE, LogFormat, RateLimitSettings, Settings, SettingsArgs, Span,
 };

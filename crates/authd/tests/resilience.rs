@@ -17,9 +17,9 @@ struct Server {
 
 async fn start(tweak: impl FnOnce(&mut Settings)) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteTokenStore::open(dir.path().join("authd.db"))
-        .await
-        .expect("SQLite store");
+    let url = format!("sqlite:{}", dir.path().join("authd.db").display());
+    let store = SqliteTokenStore::connect(&url).await.expect("SQLite store");
+    store.migrate().await.expect("migrations");
     let mut settings = Settings {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         pbkdf2_rounds: 1_000,
@@ -148,14 +148,13 @@ async fn an_unopenable_database_is_a_permanent_500_and_readyz_is_503() {
         cleanup_interval: None,
         ..Settings::default()
     };
-    let store = SqliteTokenStore::connect_with_timeouts(
-        dir.path(),
-        auth_sqlite::SqliteTimeouts {
-            acquire: std::time::Duration::from_millis(200),
-            busy: std::time::Duration::from_millis(200),
-        },
-    )
-    .expect("pool");
+    let wait = Some(std::time::Duration::from_millis(200));
+    let pool = SqliteTokenStore::pool_builder(dir.path())
+        .wait_timeout(wait)
+        .create_timeout(wait)
+        .build()
+        .expect("pool");
+    let store = SqliteTokenStore::from_pool(pool);
     let keys = Keyring::generate("k1", SigningAlgorithm::EdDSA).expect("keys");
     let service = authd::build_service(store, keys, &settings).expect("service");
     let listener = tokio::net::TcpListener::bind(settings.bind)

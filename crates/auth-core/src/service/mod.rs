@@ -4,6 +4,7 @@
 mod admin;
 mod authenticate;
 mod config;
+mod inspect;
 mod issue;
 mod login;
 mod otp;
@@ -11,6 +12,7 @@ mod refresh;
 mod revoke;
 
 pub use config::{RevocationMode, TokenServiceConfig};
+pub use inspect::RefreshTokenInspection;
 pub use otp::{CodeRequested, OneTimeCodes};
 
 use std::fmt;
