@@ -41,7 +41,7 @@ pub use keyfile::{
 pub use metrics::{Metrics, resident_memory_bytes};
 pub use oauth::OAuth;
 pub use oauth::clients::{
-    Client, ClientRegistry, ClientSettings, GrantType, generate_client_secret,
+    Client, ClientRegistry, ClientSettings, GrantType, PHONE_CODE_GRANT, generate_client_secret,
 };
 pub use proxy::TrustedProxies;
 pub use ratelimit::{RateLimited, RateLimits};

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime};
 use super::{ClientInfo, TokenPair, TokenService};
 use crate::audit::AuditKind;
 use crate::error::{CodeRejection, Error, Result};
+use crate::grant::GrantClaims;
 use crate::otp::code::{CodeSecret, OneTimeCode};
 use crate::otp::config::OneTimeCodeConfig;
 use crate::otp::phone::PhoneNumber;
@@ -147,6 +148,19 @@ impl<S: TokenStore> TokenService<S> {
         code: &str,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
+        self.verify_code_for(phone, code, client, &GrantClaims::default())
+            .await
+    }
+
+    /// [`verify_code`](Self::verify_code) for an OAuth grant: the session's first
+    /// access token carries `grant`'s `client_id` and `scope`.
+    pub async fn verify_code_for(
+        &self,
+        phone: &str,
+        code: &str,
+        client: &ClientInfo,
+        grant: &GrantClaims,
+    ) -> Result<TokenPair> {
         let otp = self.one_time_codes()?;
         let phone = PhoneNumber::parse(phone)?;
         let code = OneTimeCode::parse(code, otp.config.length)?;
@@ -200,9 +214,7 @@ impl<S: TokenStore> TokenService<S> {
             .await?;
             return Err(Error::InvalidCredentials);
         }
-        let pair = self
-            .open_session(&user, client, now, &crate::grant::GrantClaims::default())
-            .await?;
+        let pair = self.open_session(&user, client, now, grant).await?;
         self.audit(
             AuditKind::LoginSucceeded,
             Some(user.id),

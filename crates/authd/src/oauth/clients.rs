@@ -12,6 +12,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiError;
 
+/// The `grant_type` of phone sign-in by one-time code: an extension grant (RFC 6749
+/// section 4.5) with the form parameters `phone` and `code`.
+pub const PHONE_CODE_GRANT: &str = "urn:authd:params:oauth:grant-type:phone-code";
+
 /// A grant type of the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,23 +24,38 @@ pub enum GrantType {
     Password,
     /// RFC 6749 section 6.
     RefreshToken,
+    /// [`PHONE_CODE_GRANT`]: a phone number and the one-time code sent to it (only
+    /// while phone sign-in is enabled).
+    PhoneCode,
 }
 
 impl GrantType {
     /// Every grant type authd issues tokens for.
-    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::RefreshToken];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::PhoneCode,
+    ];
 
-    /// The registered `grant_type` value.
+    /// The `grant_type` value: the registered name, or the extension URI.
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::PhoneCode => PHONE_CODE_GRANT,
         }
     }
 
     /// Parses a `grant_type` value.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// The grant types on offer: the phone-code grant only when phone sign-in is on.
+    pub fn supported(phone_sign_in: bool) -> impl Iterator<Item = GrantType> {
+        Self::ALL
+            .into_iter()
+            .filter(move |g| phone_sign_in || *g != GrantType::PhoneCode)
     }
 }
 

@@ -37,7 +37,9 @@ fn document<S: TokenStore>(state: &AppState<S>) -> Value {
         .collect();
     algorithms.sort_unstable();
     algorithms.dedup();
-    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let grants: Vec<&str> = GrantType::supported(state.service.one_time_codes_enabled())
+        .map(GrantType::as_str)
+        .collect();
     json!({
         "issuer": state.service.config().issuer,
         "jwks_uri": url(JWKS_PATH),

@@ -1,5 +1,6 @@
-//! `POST /oauth/token` (RFC 6749 sections 4.3, 5 and 6): the password and
-//! refresh_token grants for registered clients, with section 5.2 errors.
+//! `POST /oauth/token` (RFC 6749 sections 4.3, 4.5, 5 and 6): the password,
+//! refresh_token and phone-code grants for registered clients, with section 5.2
+//! errors.
 
 use auth_core::{GrantClaims, TokenPair, TokenStore};
 use axum::Json;
@@ -91,12 +92,15 @@ pub(crate) async fn token<S: TokenStore>(
             "this client may not be used from this origin",
         ));
     }
-    let grant = GrantType::parse(form.require("grant_type")?).ok_or_else(|| {
-        oauth_error(
-            "unsupported_grant_type",
-            "supported grant types: password, refresh_token",
-        )
-    })?;
+    let phone_sign_in = state.service.one_time_codes_enabled();
+    let grant = GrantType::parse(form.require("grant_type")?)
+        .filter(|g| GrantType::supported(phone_sign_in).any(|s| s == *g))
+        .ok_or_else(|| {
+            oauth_error(
+                "unsupported_grant_type",
+                "the grant type is not supported (see grant_types_supported in the metadata)",
+            )
+        })?;
     if !client.grants.contains(&grant) {
         return Err(oauth_error(
             "unauthorized_client",
@@ -159,6 +163,29 @@ pub(crate) async fn token<S: TokenStore>(
                 }
             }
         }
+        GrantType::PhoneCode => {
+            let phone = form.require("phone")?;
+            let code = form.require("code")?;
+            match state
+                .service
+                .verify_code_for(phone, code, &client_info, &claims)
+                .await
+            {
+                Ok(pair) => {
+                    state.metrics.one_time_code("verified");
+                    tracing::info!(user = %pair.user_id, session = %pair.session_id, client = %client.id, "phone sign-in (phone-code grant)");
+                    pair
+                }
+                Err(e) => {
+                    let refused = matches!(
+                        e,
+                        auth_core::Error::InvalidCode(_) | auth_core::Error::InvalidCredentials
+                    );
+                    let answer = crate::otp::otp_error(&state, e);
+                    return Err(if refused { bad_code() } else { answer });
+                }
+            }
+        }
     };
     Ok(token_response(&pair, scope.as_deref()))
 }
@@ -167,5 +194,12 @@ fn bad_credentials() -> ApiError {
     oauth_error(
         "invalid_grant",
         "the resource owner credentials are invalid",
+    )
+}
+
+fn bad_code() -> ApiError {
+    oauth_error(
+        "invalid_grant",
+        "the code is wrong or expired; request a new one",
     )
 }

@@ -42,7 +42,8 @@ struct CodeVerification {
     code: String,
 }
 
-fn otp_error<S>(state: &AppState<S>, err: Error) -> ApiError {
+/// The answer to a refused code request or verification, counted in the metrics.
+pub(crate) fn otp_error<S>(state: &AppState<S>, err: Error) -> ApiError {
     let metrics = &state.metrics;
     match err {
         Error::CodeRateLimited { limit, retry_after } => {

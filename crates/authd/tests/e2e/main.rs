@@ -3,6 +3,7 @@
 
 mod harness;
 mod oauth;
+mod oauth_phone;
 mod otp;
 mod scenarios;
 
@@ -24,11 +25,11 @@ macro_rules! e2e_tests {
 }
 
 macro_rules! otp_e2e_tests {
-    ($db:ty; $($name:ident),* $(,)?) => {
+    ($db:ty; $($module:ident::$name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                crate::otp::$name::<$db>().await;
+                crate::$module::$name::<$db>().await;
             }
         )*
     };
@@ -56,7 +57,7 @@ macro_rules! all_scenarios {
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,
         );
-        otp_e2e_tests!($db; phone_sign_in_over_http);
+        otp_e2e_tests!($db; otp::phone_sign_in_over_http, oauth_phone::oauth_phone_code_grant);
     };
 }
 

@@ -108,9 +108,20 @@ pub async fn oauth_token_endpoint_grants_and_errors<D: E2eDatabase>() {
         "web"
     );
 
-    let cases: [(Form<'_>, StatusCode, &str); 8] = [
+    let cases: [(Form<'_>, StatusCode, &str); 9] = [
         (
             &[("grant_type", "client_credentials"), ("client_id", "web")],
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
+        // Phone sign-in is off on this server: its grant is not on offer.
+        (
+            &[
+                ("grant_type", authd::PHONE_CODE_GRANT),
+                ("client_id", "web"),
+                ("phone", "+13128059851"),
+                ("code", "123456"),
+            ],
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
         ),

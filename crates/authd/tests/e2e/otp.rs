@@ -14,12 +14,12 @@ const WEBHOOK_SECRET: &[u8] = b"webhook secret of at least thirty-two bytes";
 const PHONE: &str = "+13128059851";
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Receiver {
-    fn last_code(&self) -> String {
+    pub fn last_code(&self) -> String {
         let bodies = self.bodies.lock().unwrap();
         bodies.last().expect("a delivery")["code"]
             .as_str()
@@ -65,8 +65,11 @@ async fn start_receiver() -> (String, Receiver) {
     (format!("http://{addr}/sms"), receiver)
 }
 
-/// Request, deliver, verify, then the limits and refusals, and the metrics.
-pub async fn phone_sign_in_over_http<D: E2eDatabase>() {
+/// authd with phone sign-in on, its webhook sender pointed at a fresh receiver;
+/// `tweak` adjusts the other settings.
+pub async fn start_with_webhook<D: E2eDatabase>(
+    tweak: impl FnOnce(&mut authd::Settings),
+) -> (TestServer<D>, Receiver) {
     let (url, receiver) = start_receiver().await;
     let server = TestServer::<D>::start_with(|s| {
         s.otp.sender = SenderSettings::Webhook {
@@ -77,8 +80,15 @@ pub async fn phone_sign_in_over_http<D: E2eDatabase>() {
             backoff: std::time::Duration::from_millis(10),
         };
         s.otp.secret = Some(vec![9u8; 32]);
+        tweak(s);
     })
     .await;
+    (server, receiver)
+}
+
+/// Request, deliver, verify, then the limits and refusals, and the metrics.
+pub async fn phone_sign_in_over_http<D: E2eDatabase>() {
+    let (server, receiver) = start_with_webhook::<D>(|_| {}).await;
     let r = server
         .post_json("/v1/auth/otp/request", &json!({"phone": "+1 312 805 9851"}))
         .await;
