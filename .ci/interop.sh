@@ -113,7 +113,7 @@ wait_http() {
 (cd "$WORK" && exec "$AUTHD" --config "$WORK/authd.toml" >"$WORK/authd.log" 2>&1) &
 PIDS+=($!)
 wait_http "$AUTHD_ISSUER/healthz" "${PIDS[-1]}" || { cat "$WORK/authd.log"; exit 1; }
-ISSUER=$AUTHD_ISSUER AUDIENCE=$AUTHD_AUDIENCE CLIENT_ID=$RS_CLIENT_ID CLIENT_SECRET=$RS_CLIENT_SECRET \
+ALLOW_HTTP=true ISSUER=$AUTHD_ISSUER AUDIENCE=$AUTHD_AUDIENCE CLIENT_ID=$RS_CLIENT_ID CLIENT_SECRET=$RS_CLIENT_SECRET \
     BIND="127.0.0.1:$RS_PORT" "$PROTECT" >"$WORK/protect.log" 2>&1 &
 PIDS+=($!)
 wait_http "$PROTECTED_URL" "${PIDS[-1]}" || { cat "$WORK/protect.log"; exit 1; }

@@ -1,8 +1,10 @@
 //! A resource server protecting `/hello` with tokens from authd, verified through its
 //! JWKS; logouts arrive through the revocation feed when client credentials are set.
 //!
-//! `cargo run -p auth-axum --example protect` (authd on http://127.0.0.1:8080; set
-//! ISSUER, AUDIENCE, CLIENT_ID/CLIENT_SECRET and BIND to change it).
+//! `ALLOW_HTTP=true cargo run -p auth-axum --example protect` (a development authd on
+//! http://127.0.0.1:8080; set ISSUER, AUDIENCE, CLIENT_ID/CLIENT_SECRET and BIND to
+//! change it, ROOT_CA to a PEM file for an https issuer under a private CA; without
+//! ALLOW_HTTP=true only https issuers are accepted).
 use auth_axum::{Authenticated, RemoteVerifier};
 
 #[tokio::main]
@@ -12,6 +14,12 @@ async fn main() -> anyhow::Result<()> {
         env("ISSUER", "http://127.0.0.1:8080"),
         env("AUDIENCE", "authd"),
     );
+    if env("ALLOW_HTTP", "false") == "true" {
+        verifier = verifier.allow_http();
+    }
+    if let Ok(path) = std::env::var("ROOT_CA") {
+        verifier = verifier.root_certificate(std::fs::read(path)?);
+    }
     if let (Ok(id), Ok(secret)) = (std::env::var("CLIENT_ID"), std::env::var("CLIENT_SECRET")) {
         verifier = verifier.client(id, secret);
     }

@@ -39,6 +39,35 @@ pub enum AuthError {
     /// The in-process token service failed (its store, typically).
     #[error("token service failed")]
     Service(#[source] auth_core::Error),
+    /// The issuer's server presented a certificate that is not trusted (unknown CA,
+    /// wrong name, expired): a configuration problem, not retried (503).
+    #[error("the server certificate was refused while {what}")]
+    UntrustedCertificate {
+        /// What was being fetched.
+        what: &'static str,
+        /// The TLS failure.
+        #[source]
+        source: Source,
+    },
+    /// The issuer or an endpoint its metadata names is not an https URL, and
+    /// [`allow_http`](crate::RemoteVerifierBuilder::allow_http) was not set.
+    #[error("the {what} `{url}` must be an https URL (allow_http() permits http in development)")]
+    InsecureUrl {
+        /// Which URL: the issuer, or a metadata field.
+        what: &'static str,
+        /// The URL.
+        url: String,
+    },
+    /// The verifier's settings are unusable (a root certificate that is not PEM,
+    /// root certificates with a caller's HTTP client).
+    #[error("invalid verifier settings: {what}")]
+    Settings {
+        /// What is wrong.
+        what: &'static str,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Source>,
+    },
 }
 
 impl AuthError {
@@ -64,8 +93,12 @@ impl AuthError {
                 StatusCode::UNAUTHORIZED
             }
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Unavailable { .. } | AuthError::UntrustedCertificate { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AuthError::Service(_) | AuthError::InsecureUrl { .. } | AuthError::Settings { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -100,7 +133,7 @@ impl IntoResponse for AuthError {
                 "the access token lacks a required scope",
                 Some(r#"Bearer realm="authd", error="insufficient_scope""#),
             ),
-            AuthError::Unavailable { .. } => {
+            AuthError::Unavailable { .. } | AuthError::UntrustedCertificate { .. } => {
                 tracing::warn!(error = %ErrorChain(&self), "token check unavailable");
                 (
                     "temporarily_unavailable",
@@ -108,7 +141,7 @@ impl IntoResponse for AuthError {
                     None,
                 )
             }
-            AuthError::Service(_) => {
+            AuthError::Service(_) | AuthError::InsecureUrl { .. } | AuthError::Settings { .. } => {
                 tracing::error!(error = %ErrorChain(&self), "token check failed");
                 ("server_error", "internal error", None)
             }

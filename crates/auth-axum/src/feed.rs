@@ -147,7 +147,7 @@ async fn poll(
         .timeout(wait + Duration::from_secs(10))
         .send()
         .await
-        .map_err(|e| AuthError::unavailable("polling the revocation feed", e))?;
+        .map_err(|e| crate::transport::request_failed("polling the revocation feed", e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(AuthError::Unavailable {

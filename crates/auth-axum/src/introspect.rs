@@ -30,7 +30,7 @@ impl Introspector {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .map_err(|e| AuthError::unavailable("calling introspection", e))?;
+            .map_err(|e| crate::transport::request_failed("calling introspection", e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(AuthError::Unavailable {

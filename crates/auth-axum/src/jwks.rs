@@ -162,7 +162,7 @@ impl JwksCache {
         let response = request
             .send()
             .await
-            .map_err(|e| AuthError::unavailable("fetching the JWKS", e))?;
+            .map_err(|e| crate::transport::request_failed("fetching the JWKS", e))?;
         let ttl = max_age(response.headers())
             .unwrap_or(self.settings.max_age)
             .min(self.settings.max_age);

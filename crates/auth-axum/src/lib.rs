@@ -17,6 +17,7 @@ mod jwks;
 mod layer;
 mod local;
 mod remote;
+mod transport;
 mod verifier;
 
 pub use bearer::bearer_token;

@@ -13,6 +13,7 @@ use crate::extract::Authenticated;
 use crate::feed::RevocationFeed;
 use crate::introspect::Introspector;
 use crate::jwks::{JwksCache, JwksSettings};
+use crate::transport;
 use crate::verifier::{Revocation, TokenVerifier};
 
 /// A confidential client's id and secret (for introspection and the feed).
@@ -56,6 +57,8 @@ pub struct RemoteVerifierBuilder {
     issuer: String,
     audience: String,
     http: Option<reqwest::Client>,
+    root_certificates: Vec<Vec<u8>>,
+    allow_http: bool,
     client: Option<ClientCredentials>,
     follow_feed: bool,
     jwks: JwksSettings,
@@ -75,6 +78,8 @@ impl RemoteVerifier {
             issuer: issuer.into(),
             audience: audience.into(),
             http: None,
+            root_certificates: Vec::new(),
+            allow_http: false,
             client: None,
             follow_feed: true,
             jwks: JwksSettings::default(),
@@ -207,9 +212,28 @@ impl TokenVerifier for RemoteVerifier {
 }
 
 impl RemoteVerifierBuilder {
-    /// The HTTP client (e.g. one with TLS roots or a proxy).
+    /// The HTTP client (e.g. one with a proxy) instead of the verifier's own: rustls
+    /// with the webpki roots, https only unless [`allow_http`](Self::allow_http).
+    /// Endpoint URLs are checked either way; root certificates cannot be added to it
+    /// ([`AuthError::Settings`]).
     pub fn http(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Also trusts the certificates of `pem` (a PEM bundle) as roots, for an issuer
+    /// under a private PKI; the webpki roots stay trusted. A bundle without a
+    /// certificate is [`AuthError::Settings`] at [`build`](Self::build).
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Development only: accepts an `http://` issuer and endpoints, as authd accepts an
+    /// http issuer only in development. Without it, any URL that is not https is
+    /// [`AuthError::InsecureUrl`].
+    pub fn allow_http(mut self) -> Self {
+        self.allow_http = true;
         self
     }
 
@@ -249,16 +273,28 @@ impl RemoteVerifierBuilder {
     }
 
     /// Reads the issuer's metadata (`/.well-known/oauth-authorization-server`), its
-    /// JWKS and, with credentials, the whole revocation feed.
+    /// JWKS and, with credentials, the whole revocation feed. A refused server
+    /// certificate is [`AuthError::UntrustedCertificate`].
     pub async fn build(self) -> Result<RemoteVerifier, AuthError> {
-        let http = self.http.unwrap_or_default();
+        let allow_http = self.allow_http;
         let issuer = self.issuer.trim_end_matches('/').to_owned();
+        transport::check_url("issuer", &issuer, allow_http)?;
+        let http = match self.http {
+            Some(_) if !self.root_certificates.is_empty() => {
+                return Err(AuthError::Settings {
+                    what: "root certificates cannot be added to a client given with http()",
+                    source: None,
+                });
+            }
+            Some(http) => http,
+            None => transport::client(&self.root_certificates, allow_http)?,
+        };
         let metadata_url = format!("{issuer}/.well-known/oauth-authorization-server");
         let response = http
             .get(&metadata_url)
             .send()
             .await
-            .map_err(|e| AuthError::unavailable("fetching the issuer metadata", e))?;
+            .map_err(|e| transport::request_failed("fetching the issuer metadata", e))?;
         if !response.status().is_success() {
             return Err(AuthError::Unavailable {
                 what: "the issuer metadata endpoint answered an error",
@@ -277,8 +313,14 @@ impl RemoteVerifierBuilder {
                 source: None,
             });
         }
-        let endpoint = |name: &str| metadata[name].as_str().map(str::to_owned);
-        let jwks_uri = endpoint("jwks_uri").ok_or(AuthError::Unavailable {
+        let endpoint = |name: &'static str| -> Result<Option<String>, AuthError> {
+            let Some(url) = metadata[name].as_str() else {
+                return Ok(None);
+            };
+            transport::check_url(name, url, allow_http)?;
+            Ok(Some(url.to_owned()))
+        };
+        let jwks_uri = endpoint("jwks_uri")?.ok_or(AuthError::Unavailable {
             what: "the metadata has no jwks_uri",
             source: None,
         })?;
@@ -286,11 +328,11 @@ impl RemoteVerifierBuilder {
         let mut feed = None;
         let mut introspection = None;
         if let Some(client) = self.client {
-            if let Some(url) = endpoint("introspection_endpoint") {
+            if let Some(url) = endpoint("introspection_endpoint")? {
                 introspection = Some(Introspector::new(http.clone(), url, client.clone()));
             }
             if self.follow_feed
-                && let Some(url) = endpoint("revocation_feed_endpoint")
+                && let Some(url) = endpoint("revocation_feed_endpoint")?
             {
                 feed = Some(
                     RevocationFeed::follow(http.clone(), url, client, self.feed_max_lag).await?,

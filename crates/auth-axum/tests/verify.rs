@@ -66,6 +66,7 @@ async fn start_authd() -> Authd {
 
 async fn remote(authd: &Authd) -> RemoteVerifier {
     RemoteVerifier::builder(&authd.issuer, "authd")
+        .allow_http()
         .client("rs", &authd.secret)
         .jwks_settings(JwksSettings {
             min_refresh_interval: Duration::ZERO,
