@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod harness;
 mod memory;
 pub mod otp_scenarios;
+pub mod replay;
 pub mod scenarios;
 mod url;
 
