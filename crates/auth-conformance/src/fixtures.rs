@@ -18,6 +18,8 @@ pub fn first_refresh_token(user: UserId, at: OffsetDateTime) -> NewRefreshToken 
         session_expires_at: at + Duration::days(30),
         user_agent: Some("rotation-test".into()),
         ip: Some("192.0.2.1".into()),
+        client_id: Some("rotation-client".into()),
+        scope: Some("profile read".into()),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod harness;
 mod memory;
 pub mod migrations;
 pub mod otp_scenarios;
+pub mod replay;
 pub mod scenarios;
 mod url;
 

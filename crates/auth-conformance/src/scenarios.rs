@@ -22,15 +22,15 @@ use crate::database::{Table, TestDatabase};
 pub const ISSUER: &str = "https://auth.conformance.test";
 /// Audience of every token the scenarios make.
 pub const AUDIENCE: &str = "conformance-api";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// A clock standing at a whole second, so expiry boundaries are exact.
-fn clock() -> ManualClock {
+pub(crate) fn clock() -> ManualClock {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     ManualClock::new(OffsetDateTime::from_unix_timestamp(now).expect("valid time"))
 }
 
-fn keyring_spec() -> KeyringSpec {
+pub(crate) fn keyring_spec() -> KeyringSpec {
     KeyringSpec::generate("conformance-1", SigningAlgorithm::HS256).expect("key generation")
 }
 
@@ -46,13 +46,20 @@ pub fn config(mode: RevocationMode) -> TokenServiceConfig {
     cfg
 }
 
-struct Fixture<S: TokenStore> {
-    svc: TokenService<S>,
-    clock: ManualClock,
+/// [`config`] with a zero retry window: the strict RFC 9700 reading, any reuse revokes.
+pub fn strict_config(mode: RevocationMode) -> TokenServiceConfig {
+    let mut cfg = config(mode);
+    cfg.retry_window = Duration::ZERO;
+    cfg
+}
+
+pub(crate) struct Fixture<S: TokenStore> {
+    pub(crate) svc: TokenService<S>,
+    pub(crate) clock: ManualClock,
     spec: KeyringSpec,
 }
 
-fn fixture<S: TokenStore>(store: S, cfg: TokenServiceConfig) -> Fixture<S> {
+pub(crate) fn fixture<S: TokenStore>(store: S, cfg: TokenServiceConfig) -> Fixture<S> {
     let clock = clock();
     let spec = keyring_spec();
     let keys = Keyring::from_spec(&spec).expect("keyring");
@@ -73,11 +80,11 @@ impl<S: TokenStore> Fixture<S> {
             .expect("service")
     }
 
-    async fn user(&self, email: &str) -> UserId {
+    pub(crate) async fn user(&self, email: &str) -> UserId {
         self.svc.register(email, PASSWORD).await.expect("register")
     }
 
-    async fn login(&self, email: &str) -> TokenPair {
+    pub(crate) async fn login(&self, email: &str) -> TokenPair {
         self.svc
             .login(email, PASSWORD, &client())
             .await
@@ -85,7 +92,7 @@ impl<S: TokenStore> Fixture<S> {
     }
 }
 
-fn client() -> ClientInfo {
+pub(crate) fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))),
         user_agent: Some("conformance/1.0".into()),
@@ -104,7 +111,7 @@ fn assert_token_rejected<T: std::fmt::Debug>(
 }
 
 #[track_caller]
-fn assert_grant_rejected<T: std::fmt::Debug>(
+pub(crate) fn assert_grant_rejected<T: std::fmt::Debug>(
     result: auth_core::Result<T>,
     expected: RefreshRejection,
 ) {
@@ -114,7 +121,7 @@ fn assert_grant_rejected<T: std::fmt::Debug>(
     }
 }
 
-async fn counts<D: TestDatabase>(db: &D) -> [u64; 5] {
+pub(crate) async fn counts<D: TestDatabase>(db: &D) -> [u64; 5] {
     [
         db.count_rows(Table::Users).await,
         db.count_rows(Table::RefreshTokens).await,
@@ -124,7 +131,7 @@ async fn counts<D: TestDatabase>(db: &D) -> [u64; 5] {
     ]
 }
 
-async fn audit_kinds<S: TokenStore>(store: &S, user: Option<UserId>) -> Vec<AuditKind> {
+pub(crate) async fn audit_kinds<S: TokenStore>(store: &S, user: Option<UserId>) -> Vec<AuditKind> {
     let mut rows = store.recent_audit(user, 100).await.expect("audit");
     rows.reverse();
     rows.into_iter().map(|r| r.event.kind).collect()
@@ -202,7 +209,7 @@ pub async fn authenticate_user_state<D: TestDatabase>(db: &D) {
 
 impl<S: TokenStore> Fixture<S> {
     /// The stored row of a pair's refresh token.
-    async fn row(&self, pair: &TokenPair) -> RefreshTokenRecord {
+    pub(crate) async fn row(&self, pair: &TokenPair) -> RefreshTokenRecord {
         let hash = pair.refresh_token.hash();
         self.svc
             .store()
@@ -212,14 +219,14 @@ impl<S: TokenStore> Fixture<S> {
             .expect("stored row")
     }
 
-    async fn refresh(&self, pair: &TokenPair) -> auth_core::Result<TokenPair> {
+    pub(crate) async fn refresh(&self, pair: &TokenPair) -> auth_core::Result<TokenPair> {
         self.svc
             .refresh(pair.refresh_token.expose(), &client())
             .await
     }
 
     /// The classification in the user's TOKEN_REUSE_ATTACK audit row.
-    async fn attack_classification(&self, uid: UserId) -> serde_json::Value {
+    pub(crate) async fn attack_classification(&self, uid: UserId) -> serde_json::Value {
         let audit = self.svc.store().recent_audit(Some(uid), 20).await.unwrap();
         let attack = audit
             .iter()
@@ -228,7 +235,7 @@ impl<S: TokenStore> Fixture<S> {
         attack.event.details["classification"].clone()
     }
 
-    fn clock_now(&self) -> OffsetDateTime {
+    pub(crate) fn clock_now(&self) -> OffsetDateTime {
         use auth_core::Clock;
         self.clock.now()
     }
@@ -418,10 +425,11 @@ pub async fn rotation<D: TestDatabase>(db: &D) {
     );
 }
 
-/// Strict reuse (grace 0): presenting a rotated token revokes the whole session (live
-/// refresh token and access tokens) and writes a TOKEN_REUSE_ATTACK row.
+/// Strict reuse (retry window 0): presenting a rotated token, even at once, revokes the
+/// whole session (live refresh token and access tokens) and writes a TOKEN_REUSE_ATTACK
+/// row with cause `theft`.
 pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), config(RevocationMode::Denylist));
+    let f = fixture(db.store(), strict_config(RevocationMode::Denylist));
     let uid = f.user("reuse@example.com").await;
     let t0 = f.login("reuse@example.com").await;
     let t1 = f.refresh(&t0).await.unwrap();
@@ -444,6 +452,7 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
         .expect("audit row");
     assert_eq!(attack.event.session_id, Some(t0.session_id));
     assert_eq!(attack.event.details["classification"], json!("strict"));
+    assert_eq!(attack.event.details["cause"], json!("theft"));
     assert_eq!(attack.event.ip.as_deref(), Some("203.0.113.7"));
     assert!(f.svc.list_sessions(uid).await.unwrap().is_empty());
     // A second replay is refused as revoked and does not log another attack.
@@ -455,100 +464,11 @@ pub async fn strict_reuse_revokes_session<D: TestDatabase>(db: &D) {
     assert_eq!(attacks.count(), 1);
 }
 
-fn grace_config() -> TokenServiceConfig {
-    let mut cfg = config(RevocationMode::Denylist);
-    cfg.reuse_grace = Duration::seconds(30);
-    cfg.max_grace_reuse = 2;
-    cfg
-}
-
-/// Grace window: the immediate predecessor may be exchanged again inside the window;
-/// the session keeps exactly one live token.
-pub async fn grace_reexchange_of_immediate_predecessor<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), grace_config());
-    let uid = f.user("grace@example.com").await;
-    let t0 = f.login("grace@example.com").await;
-    let t1 = f.refresh(&t0).await.unwrap();
-    f.clock.advance(Duration::seconds(1));
-    // The response carrying t1 was lost: the client retries with t0.
-    let t2 = f.refresh(&t0).await.expect("grace re-exchange");
-    let store = f.svc.store();
-    let r0 = f.row(&t0).await;
-    let r1 = f.row(&t1).await;
-    let r2 = f.row(&t2).await;
-    assert_eq!(r0.reuse_count, 1);
-    assert_eq!(r0.replaced_by, Some(r2.token.id));
-    assert!(r1.rotated_at.is_some() && r1.revoked_at.is_none());
-    assert_eq!(r2.token.generation, 2);
-    assert_eq!(f.svc.list_sessions(uid).await.unwrap().len(), 1);
-    f.svc.authenticate(&t2.access_token).await.unwrap();
-    f.refresh(&t2).await.expect("the chain goes on");
-    let audit = store.recent_audit(Some(uid), 10).await.unwrap();
-    assert!(
-        audit
-            .iter()
-            .any(|r| r.event.kind == AuditKind::TokenRefreshed
-                && r.event.details["grace"] == json!(true))
-    );
-    assert!(
-        !audit
-            .iter()
-            .any(|r| r.event.kind == AuditKind::TokenReuseAttack)
-    );
-}
-
-/// Grace window: a token two generations old is an attack even inside the window.
-pub async fn grace_older_generation_is_attack<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), grace_config());
-    let uid = f.user("older@example.com").await;
-    let t0 = f.login("older@example.com").await;
-    let t1 = f.refresh(&t0).await.unwrap();
-    let t2 = f.refresh(&t1).await.unwrap();
-    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
-    assert_grant_rejected(f.refresh(&t2).await, RefreshRejection::Revoked);
-    assert_eq!(
-        f.attack_classification(uid).await,
-        json!("older_generation")
-    );
-}
-
-/// Grace window: after the window closes the predecessor is an attack.
-pub async fn grace_window_expiry_is_attack<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), grace_config());
-    let uid = f.user("window@example.com").await;
-    let t0 = f.login("window@example.com").await;
-    f.refresh(&t0).await.unwrap();
-    f.clock.advance(Duration::seconds(30));
-    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
-    assert_eq!(
-        f.attack_classification(uid).await,
-        json!("outside_grace_window")
-    );
-}
-
-/// Grace window: the predecessor may be re-exchanged at most `max_grace_reuse` times.
-pub async fn grace_reuse_budget<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), grace_config());
-    let uid = f.user("budget@example.com").await;
-    let t0 = f.login("budget@example.com").await;
-    f.refresh(&t0).await.unwrap();
-    f.refresh(&t0).await.expect("first re-exchange");
-    f.refresh(&t0).await.expect("second re-exchange");
-    assert_grant_rejected(f.refresh(&t0).await, RefreshRejection::Reused);
-    let r0 = f.row(&t0).await;
-    assert_eq!(r0.reuse_count, 2);
-    assert_eq!(
-        f.attack_classification(uid).await,
-        json!("grace_reuse_exhausted")
-    );
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
-}
-
-/// 32 concurrent refreshes of one token at grace 0: exactly one succeeds and exactly
-/// one successor row exists. (The losers present a rotated token, which strict mode
-/// treats as reuse: the session ends revoked.)
+/// 32 concurrent refreshes of one token at retry window 0: exactly one succeeds and
+/// exactly one successor row exists. (The losers present a rotated token, which strict
+/// mode treats as reuse: the session ends revoked.)
 pub async fn concurrent_refresh_exactly_one_winner<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), config(RevocationMode::Denylist));
+    let f = fixture(db.store(), strict_config(RevocationMode::Denylist));
     f.user("race@example.com").await;
     let t0 = f.login("race@example.com").await;
     let svc = Arc::new(f.svc.clone());
@@ -582,7 +502,7 @@ pub async fn concurrent_refresh_exactly_one_winner<D: TestDatabase>(db: &D) {
 /// A rotation whose conditions fail midway writes nothing: the session keeps exactly
 /// one live token and no successor row appears.
 pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), grace_config());
+    let f = fixture(db.store(), config(RevocationMode::Denylist));
     f.user("atomic@example.com").await;
     let t0 = f.login("atomic@example.com").await;
     let t1 = f.refresh(&t0).await.unwrap();
@@ -601,24 +521,19 @@ pub async fn failed_rotation_writes_nothing<D: TestDatabase>(db: &D) {
     let stale = auth_core::Rotation {
         current: r0.token.id,
         successor: successor(1),
+        successor_seed: auth_core::SuccessorSeed::generate(),
         at: f.clock_now(),
-        grace: None,
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, f.clock_now()),
     };
     assert!(!store.rotate_refresh_token(&stale).await.unwrap());
-    // The current token is live but the grace predecessor's budget is spent: the
-    // first step would succeed, the second fails, and the first must be undone.
-    let spent = auth_core::Rotation {
-        current: r1.token.id,
-        successor: successor(2),
-        at: f.clock_now(),
-        grace: Some(auth_core::GraceReexchange {
-            predecessor: r0.token.id,
-            max_reuse: 0,
-        }),
+    // A retry replay of the predecessor with its budget spent writes nothing either.
+    let spent = auth_core::Replay {
+        predecessor: r0.token.id,
+        successor: r1.token.id,
+        budget: Some(0),
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, f.clock_now()),
     };
-    assert!(!store.rotate_refresh_token(&spent).await.unwrap());
+    assert!(!store.replay_refresh_token(&spent).await.unwrap());
     assert_eq!(counts(db).await, before);
     let r1_after = store
         .find_refresh_token_by_id(r1.token.id)
@@ -885,7 +800,7 @@ pub async fn user_deactivation<D: TestDatabase>(db: &D) {
 /// Cleanup removes ended sessions past retention, expired denylist and allowlist rows,
 /// in batches, reports the counts, and keeps rotated rows of live sessions.
 pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
-    let mut cfg = config(RevocationMode::Allowlist);
+    let mut cfg = strict_config(RevocationMode::Allowlist);
     cfg.session_ttl = Duration::days(1);
     cfg.refresh_ttl = Duration::days(1);
     cfg.idle_timeout = None;
@@ -1214,7 +1129,7 @@ pub async fn password_rehash_on_login<D: TestDatabase>(db: &D) {
 
 /// Audit rows carry user, session, IP and user agent for each kind of event.
 pub async fn audit_rows<D: TestDatabase>(db: &D) {
-    let f = fixture(db.store(), config(RevocationMode::Denylist));
+    let f = fixture(db.store(), strict_config(RevocationMode::Denylist));
     let uid = f.user("audit@example.com").await;
     let _ = f
         .svc
@@ -1402,10 +1317,6 @@ macro_rules! conformance_tests {
             allowlist_register_and_disable,
             rotation,
             strict_reuse_revokes_session,
-            grace_reexchange_of_immediate_predecessor,
-            grace_older_generation_is_attack,
-            grace_window_expiry_is_attack,
-            grace_reuse_budget,
             concurrent_refresh_exactly_one_winner,
             failed_rotation_writes_nothing,
             access_token_expiry_boundary,
@@ -1427,16 +1338,29 @@ macro_rules! conformance_tests {
             start_session_with_app_claims,
             password_change_logs_out_everywhere,
         );
+        $crate::conformance_tests!(@each $db; replay;
+            live_token_rotates_with_a_seed,
+            immediate_predecessor_replays_the_same_successor,
+            retry_replays_spend_the_budget,
+            spent_budget_is_theft,
+            older_generation_is_theft,
+            after_the_window_is_theft,
+            after_revocation_is_refused,
+            after_expiry_is_refused,
+            another_client_is_refused_and_the_session_kept,
+            scope_may_narrow_but_never_widen,
+            json_api_session_refreshes_without_a_client,
+            concurrent_presentations_get_one_successor_32,
+            concurrent_presentations_get_one_successor_50,
+        );
         $crate::conformance_tests!(@each $db; contract;
             records_round_trip_exactly,
             email_taken_is_its_own_error,
             audit_is_newest_first_and_filters_by_user,
             concurrent_rotations_have_exactly_one_winner,
-            concurrent_grace_reexchanges_have_exactly_one_winner,
-            mixed_strict_and_grace_rotations_stay_all_or_nothing,
+            concurrent_retry_replays_spend_at_most_the_budget,
+            a_replay_spends_the_budget_only_for_its_successor,
             rotating_a_dead_token_writes_nothing,
-            grace_reexchange_spends_the_predecessor_budget,
-            a_grace_reexchange_of_a_retired_current_writes_nothing,
             a_revocation_racing_rotations_leaves_no_live_token,
             a_failure_midway_writes_nothing,
             revoke_session_revokes_rows_disables_access_tokens_and_writes_one_event,

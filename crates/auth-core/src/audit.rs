@@ -13,7 +13,8 @@ pub enum AuditKind {
     LoginSucceeded,
     /// Wrong credentials (the user may not exist).
     LoginFailed,
-    /// A refresh token was exchanged (details say whether by grace).
+    /// A refresh token was exchanged: rotated, or replayed (details: the classification
+    /// and, for a replay, its cause and delay).
     TokenRefreshed,
     /// A rotated refresh token was presented again; the session was revoked.
     TokenReuseAttack,
@@ -31,11 +32,14 @@ pub enum AuditKind {
     OtpVerified,
     /// A one-time code was refused (details: the phone and the reason).
     OtpFailed,
+    /// A refresh was refused without revoking the session (details: the reason, e.g.
+    /// `client_mismatch`).
+    RefreshRefused,
 }
 
 impl AuditKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::LoginSucceeded,
         AuditKind::LoginFailed,
         AuditKind::TokenRefreshed,
@@ -47,6 +51,7 @@ impl AuditKind {
         AuditKind::OtpSent,
         AuditKind::OtpVerified,
         AuditKind::OtpFailed,
+        AuditKind::RefreshRefused,
     ];
 
     /// The stored name, e.g. `TOKEN_REUSE_ATTACK`.
@@ -63,6 +68,7 @@ impl AuditKind {
             AuditKind::OtpSent => "OTP_SENT",
             AuditKind::OtpVerified => "OTP_VERIFIED",
             AuditKind::OtpFailed => "OTP_FAILED",
+            AuditKind::RefreshRefused => "REFRESH_REFUSED",
         }
     }
 

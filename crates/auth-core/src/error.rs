@@ -87,13 +87,22 @@ pub enum RefreshRejection {
     /// The session was revoked (logout, logout-all, admin, earlier theft signal).
     #[error("session revoked")]
     Revoked,
-    /// A rotated token was presented again outside the grace rules: theft signal.
+    /// A rotated token was presented again outside the retry rules (strict window,
+    /// after the window, an older generation, the replay budget spent): theft signal.
     /// The whole session has been revoked.
     #[error("refresh token reuse detected; session revoked")]
     Reused,
     /// The user is deactivated or gone.
     #[error("user inactive")]
     UserInactive,
+    /// The session was opened for another OAuth client (or for none, or the presenter
+    /// names none): refused, the session left alone (RFC 6749 section 6).
+    #[error("refresh token issued to another client")]
+    ClientMismatch,
+    /// The requested scope goes beyond the scope the session was granted (RFC 6749
+    /// section 6: `invalid_scope`).
+    #[error("requested scope exceeds the granted scope")]
+    ScopeExceeded,
 }
 
 /// Why a one-time code was refused. The client is told only "invalid or expired

@@ -52,18 +52,18 @@ pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
     identify_password_hash,
 };
-pub use refresh::{RefreshToken, TokenHash, TokenId};
+pub use refresh::{RefreshToken, SuccessorSeed, TokenHash, TokenId};
 pub use revocation::{
     AccessTokenEntry, RevocationCache, RevocationCursor, RevocationEvent, RevocationKind,
     RevokedItem, StoredRevocationError,
 };
 pub use service::{
-    ClientInfo, CodeRequested, OneTimeCodes, RefreshTokenInspection, RevocationMode, TokenPair,
-    TokenService, TokenServiceBuilder, TokenServiceConfig,
+    ClientInfo, CodeRequested, DEFAULT_RETRY_WINDOW, OneTimeCodes, REPLAY_DELAY_BUCKETS,
+    RefreshCause, RefreshStats, RefreshTokenInspection, RevocationMode, TokenPair, TokenService,
+    TokenServiceBuilder, TokenServiceConfig,
 };
 pub use session::{
-    GraceReexchange, NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId,
-    SessionInfo,
+    NewRefreshToken, RefreshTokenRecord, Replay, RevokeReason, Rotation, SessionId, SessionInfo,
 };
 pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,

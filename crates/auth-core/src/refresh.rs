@@ -1,5 +1,7 @@
-//! Opaque refresh tokens: 256 random bits shown once, stored only as SHA-256.
+//! Opaque refresh tokens: 256 random bits shown once, stored only as SHA-256; a
+//! rotation successor is derived from its predecessor under a per-rotation seed.
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -49,6 +51,49 @@ impl RefreshToken {
     /// The SHA-256 under which the token is stored and looked up.
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(self.0.as_bytes())
+    }
+}
+
+/// The 32 random bytes drawn at a rotation, stored on the retired token's row, from
+/// which the successor's text is derived: `rt_` + base64url(HMAC-SHA256(key = seed,
+/// message = the predecessor's text)). Whoever presents the predecessor's text again
+/// can so be handed the same successor without the successor's text being stored
+/// anywhere; the seed alone is useless, the predecessor's text being stored only as a
+/// hash.
+///
+/// `Debug` never prints the bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SuccessorSeed(pub [u8; SECRET_BYTES]);
+
+impl SuccessorSeed {
+    /// Draws a fresh seed from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        Self(bytes)
+    }
+
+    /// Reads a stored seed; `None` if the slice is not 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; SECRET_BYTES] {
+        &self.0
+    }
+
+    /// The successor of `predecessor` under this seed.
+    pub fn successor_of(&self, predecessor: &RefreshToken) -> RefreshToken {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
+        let tag = hmac::sign(&key, predecessor.expose().as_bytes());
+        RefreshToken(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+}
+
+impl fmt::Debug for SuccessorSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorSeed(***)")
     }
 }
 
@@ -144,6 +189,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn successors_are_derived_from_seed_and_predecessor() {
+        let predecessor = RefreshToken::generate();
+        let seed = SuccessorSeed::generate();
+        let successor = seed.successor_of(&predecessor);
+        assert_eq!(RefreshToken::parse(successor.expose()).unwrap(), successor);
+        assert_eq!(seed.successor_of(&predecessor), successor);
+        assert_ne!(
+            SuccessorSeed::generate().successor_of(&predecessor),
+            successor
+        );
+        assert_ne!(seed.successor_of(&RefreshToken::generate()), successor);
+        assert_eq!(format!("{seed:?}"), "SuccessorSeed(***)");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
-use crate::refresh::{TokenHash, TokenId};
+use crate::refresh::{SuccessorSeed, TokenHash, TokenId};
 use crate::users::UserId;
 
 /// Identifier of a session: one login on one device, the family of its refresh tokens.
@@ -66,6 +66,12 @@ pub struct NewRefreshToken {
     pub user_agent: Option<String>,
     /// Client IP at login.
     pub ip: Option<String>,
+    /// The OAuth client the session was opened for (`None`: the JSON API, no client);
+    /// only that client may refresh it.
+    pub client_id: Option<String>,
+    /// The scope granted when the session was opened, space-separated; a refresh may
+    /// narrow it, never widen it.
+    pub scope: Option<String>,
 }
 
 /// A stored refresh token row.
@@ -75,13 +81,15 @@ pub struct RefreshTokenRecord {
     pub token: NewRefreshToken,
     /// When it was exchanged for a successor.
     pub rotated_at: Option<OffsetDateTime>,
-    /// The successor's row id (moved forward by a grace re-exchange).
+    /// The successor's row id.
     pub replaced_by: Option<TokenId>,
+    /// The seed the successor's text was derived from (set with `replaced_by`).
+    pub successor_seed: Option<SuccessorSeed>,
     /// When its session was revoked.
     pub revoked_at: Option<OffsetDateTime>,
     /// Why (see [`RevokeReason`]).
     pub revoke_reason: Option<String>,
-    /// How many grace re-exchanges this token has had.
+    /// How many retry replays this token has had (the replay budget spent).
     pub reuse_count: i32,
 }
 
@@ -136,24 +144,30 @@ pub struct Rotation {
     pub current: TokenId,
     /// The new live token of the session.
     pub successor: NewRefreshToken,
+    /// Stored on `current` with `replaced_by`: the successor's text is derived from it
+    /// and the presented text of `current`, so a replay can hand it out again.
+    pub successor_seed: SuccessorSeed,
     /// Time of the rotation.
     pub at: OffsetDateTime,
-    /// For a grace re-exchange: the predecessor that was presented again. Its
-    /// `replaced_by` moves to the successor and its `reuse_count` goes up by one,
-    /// only while `reuse_count < max_reuse`; otherwise nothing is written.
-    pub grace: Option<GraceReexchange>,
     /// The TOKEN_REFRESHED audit row, written in the same transaction (or statement) as
     /// the rotation, and only if the rotation is written.
     pub audit: AuditEvent,
 }
 
-/// The predecessor part of a grace re-exchange.
-#[derive(Debug, Clone, Copy)]
-pub struct GraceReexchange {
-    /// The predecessor presented again.
+/// A replay: the rotated `predecessor` was presented again and is answered with its
+/// existing successor. Nothing but the budget counter and the audit row is written.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The rotated token presented again.
     pub predecessor: TokenId,
-    /// Bound on its `reuse_count`.
-    pub max_reuse: i32,
+    /// Its successor, which the replay hands out again.
+    pub successor: TokenId,
+    /// For a retry: the predecessor's `reuse_count` goes up by one, only while it is
+    /// below this bound and `replaced_by` is still `successor`; otherwise nothing is
+    /// written. `None` (a concurrent replay) spends no budget.
+    pub budget: Option<i32>,
+    /// The audit row, written with the budget update and only if it is written.
+    pub audit: AuditEvent,
 }
 
 /// Why a session was revoked; stored as text.

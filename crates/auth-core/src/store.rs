@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
-use crate::session::{NewRefreshToken, RefreshTokenRecord, Rotation, SessionId};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, Replay, Rotation, SessionId};
 use crate::users::{NewUser, UserId, UserRecord};
 
 /// Users: lookup, creation, credentials and state.
@@ -73,14 +73,21 @@ pub trait RefreshTokenStore: Send + Sync {
         id: TokenId,
     ) -> impl Future<Output = Result<Option<RefreshTokenRecord>>> + Send;
 
-    /// Applies a rotation atomically, appending `rotation.audit` in the same transaction.
-    /// Writes nothing and returns `Ok(false)` when `rotation.current` is no longer live or
-    /// the grace predecessor's reuse budget is spent; of N concurrent calls for one token
-    /// exactly one returns `Ok(true)`.
+    /// Applies a rotation atomically: retires `rotation.current` (sets `rotated_at`,
+    /// `replaced_by` and `successor_seed`), inserts the successor and appends
+    /// `rotation.audit`, in one transaction. Writes nothing and returns `Ok(false)` when
+    /// `rotation.current` is no longer live; of N concurrent calls for one token exactly
+    /// one returns `Ok(true)`.
     fn rotate_refresh_token(
         &self,
         rotation: &Rotation,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Records a replay atomically: with a budget, increments the predecessor's
+    /// `reuse_count` only while it is below the budget and `replaced_by` is still
+    /// `replay.successor` (else writes nothing and returns `Ok(false)`); then appends
+    /// `replay.audit`. Of N concurrent retries at most the budget's worth succeed.
+    fn replay_refresh_token(&self, replay: &Replay) -> impl Future<Output = Result<bool>> + Send;
 
     /// The live token of each session of the user whose absolute expiry is after `now`.
     fn live_refresh_tokens(

@@ -50,6 +50,20 @@ pub(crate) const IP: Limit = Limit {
     ascii: true,
     reason: "must be at most 45 ASCII characters",
 };
+pub(crate) const CLIENT_ID: Limit = Limit {
+    field: "client_id",
+    max: 255,
+    bytes: false,
+    ascii: true,
+    reason: "must be at most 255 ASCII characters",
+};
+pub(crate) const SCOPE: Limit = Limit {
+    field: "scope",
+    max: 1024,
+    bytes: false,
+    ascii: true,
+    reason: "must be at most 1024 ASCII characters",
+};
 pub(crate) const REVOKE_REASON: Limit = Limit {
     field: "revoke_reason",
     max: 32,

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, RevocationKind, Rotation, SessionId,
-    SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, RevocationKind, Rotation,
+    SessionId, SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -15,12 +15,14 @@ use crate::error::MySqlError;
 use crate::limits;
 use crate::rows::{NewRevokedRow, RefreshRow};
 use crate::schema::{ACCESS, REFRESH, auth_user, auth_user_tokens as tokens, revoked_tokens};
-use crate::statements::{InsertRefreshToken, MoveGracePredecessor, RetireToken};
+use crate::statements::{InsertRefreshToken, RetireToken, SpendReplayBudget};
 use crate::store::{MySqlTokenStore, Tx, transaction, uuid_bytes, with_conn};
 
 pub(crate) fn check_refresh(token: &NewRefreshToken) -> Result<(), MySqlError> {
     limits::USER_AGENT.check_opt(token.user_agent.as_deref())?;
-    limits::IP.check_opt(token.ip.as_deref())
+    limits::IP.check_opt(token.ip.as_deref())?;
+    limits::CLIENT_ID.check_opt(token.client_id.as_deref())?;
+    limits::SCOPE.check_opt(token.scope.as_deref())
 }
 
 impl MySqlTokenStore {
@@ -63,30 +65,15 @@ impl MySqlTokenStore {
         let audit = audit_insert(&rotation.audit)?;
         let successor = uuid_bytes(&rotation.successor.id.0);
         let current = uuid_bytes(&rotation.current.0);
+        let seed = rotation.successor_seed.as_bytes().as_slice();
         let at = rotation.at;
         Ok(transaction!(self, |conn| {
-            // The predecessor first: its row precedes the live one in the session, the
-            // order in which a concurrent session revocation locks them.
-            if let Some(grace) = rotation.grace {
-                let predecessor = uuid_bytes(&grace.predecessor.0);
-                let max_reuse = grace.max_reuse;
-                let moved = MoveGracePredecessor {
-                    predecessor,
-                    successor,
-                    max_reuse: &max_reuse,
-                    at: &at,
-                }
-                .execute(conn)
-                .await?;
-                if moved == 0 {
-                    return Ok(Tx::Rollback(false));
-                }
-            }
             // Conditional update checked by the rows it matched (the connection reports
             // found rows): of concurrent rotations of one token exactly one matches.
             let retired = RetireToken {
                 current,
                 successor,
+                successor_seed: seed,
                 at: &at,
             }
             .execute(conn)
@@ -97,6 +84,28 @@ impl MySqlTokenStore {
             InsertRefreshToken(&rotation.successor)
                 .execute(conn)
                 .await?;
+            audit.clone().execute(conn).await?;
+            Ok(Tx::Commit(true))
+        })?)
+    }
+
+    async fn replay_inner(&self, replay: &Replay) -> Result<bool, MySqlError> {
+        let audit = audit_insert(&replay.audit)?;
+        let predecessor = uuid_bytes(&replay.predecessor.0);
+        let successor = uuid_bytes(&replay.successor.0);
+        Ok(transaction!(self, |conn| {
+            if let Some(budget) = &replay.budget {
+                let spent = SpendReplayBudget {
+                    predecessor,
+                    successor,
+                    budget,
+                }
+                .execute(conn)
+                .await?;
+                if spent == 0 {
+                    return Ok(Tx::Rollback(false));
+                }
+            }
             audit.clone().execute(conn).await?;
             Ok(Tx::Commit(true))
         })?)
@@ -312,6 +321,10 @@ impl RefreshTokenStore for MySqlTokenStore {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> auth_core::Result<bool> {
         Ok(self.rotate_inner(rotation).await?)
+    }
+
+    async fn replay_refresh_token(&self, replay: &Replay) -> auth_core::Result<bool> {
+        Ok(self.replay_inner(replay).await?)
     }
 
     async fn live_refresh_tokens(

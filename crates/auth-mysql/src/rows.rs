@@ -3,7 +3,7 @@
 use auth_core::time::OffsetDateTime;
 use auth_core::{
     AccessTokenEntry, AuditEvent, AuditKind, AuditRecord, NewRefreshToken, RefreshTokenRecord,
-    RevocationEvent, RevokedItem, SessionId, TokenHash, TokenId, UserId, UserRecord,
+    RevocationEvent, RevokedItem, SessionId, SuccessorSeed, TokenHash, TokenId, UserId, UserRecord,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -39,6 +39,9 @@ pub(crate) struct RefreshRow {
     revoked_at: Option<OffsetDateTime>,
     revoke_reason: Option<String>,
     reuse_count: i32,
+    successor_seed: Option<Vec<u8>>,
+    client_id: Option<String>,
+    scope: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenRecord {
@@ -71,11 +74,19 @@ impl TryFrom<RefreshRow> for RefreshTokenRecord {
                 )?,
                 user_agent: r.user_agent,
                 ip: r.ip,
+                client_id: r.client_id,
+                scope: r.scope,
             },
             rotated_at: r.rotated_at,
             replaced_by: r
                 .replaced_by
                 .map(|b| uuid(&b, "replaced_by").map(TokenId))
+                .transpose()?,
+            successor_seed: r
+                .successor_seed
+                .map(|b| {
+                    SuccessorSeed::from_slice(&b).ok_or(MySqlError::InvalidRow("successor_seed"))
+                })
                 .transpose()?,
             revoked_at: r.revoked_at,
             revoke_reason: r.revoke_reason,

@@ -28,6 +28,9 @@ diesel::table! {
         last_used_at -> Nullable<Datetime>,
         user_agent -> Nullable<Varchar>,
         ip -> Nullable<Varchar>,
+        successor_seed -> Nullable<Binary>,
+        client_id -> Nullable<Varchar>,
+        scope -> Nullable<Varchar>,
     }
 }
 

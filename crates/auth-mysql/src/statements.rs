@@ -31,7 +31,8 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         let t = self.0;
         out.push_sql(
             "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, generation, \
-             issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip) VALUES ('refresh', ",
+             issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
+             VALUES ('refresh', ",
         );
         out.push_bind_param::<BigInt, _>(&t.user_id.0)?;
         out.push_sql(", ");
@@ -55,15 +56,21 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         out.push_bind_param::<Nullable<Varchar>, _>(&t.user_agent)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Varchar>, _>(&t.ip)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&t.client_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Varchar>, _>(&t.scope)?;
         out.push_sql(")");
         Ok(())
     }
 }
 
-/// Retires the live token `current`: matches only while it is neither rotated nor revoked.
+/// Retires the live token `current`, storing its successor's seed: matches only while
+/// it is neither rotated nor revoked.
 pub(crate) struct RetireToken<'a> {
     pub(crate) current: &'a [u8],
     pub(crate) successor: &'a [u8],
+    pub(crate) successor_seed: &'a [u8],
     pub(crate) at: &'a OffsetDateTime,
 }
 
@@ -75,6 +82,8 @@ impl QueryFragment<Mysql> for RetireToken<'_> {
         out.push_bind_param::<Datetime, _>(self.at)?;
         out.push_sql(", replaced_by = ");
         out.push_bind_param::<Binary, _>(self.successor)?;
+        out.push_sql(", successor_seed = ");
+        out.push_bind_param::<Binary, _>(self.successor_seed)?;
         out.push_sql(", last_used_at = ");
         out.push_bind_param::<Datetime, _>(self.at)?;
         out.push_sql(" WHERE token_id = ");
@@ -84,27 +93,24 @@ impl QueryFragment<Mysql> for RetireToken<'_> {
     }
 }
 
-/// A grace re-exchange: moves the predecessor's `replaced_by` to the new successor,
-/// only while its `reuse_count` is under the bound.
-pub(crate) struct MoveGracePredecessor<'a> {
+/// A retry replay: spends one unit of the predecessor's `reuse_count`, only while it is
+/// under the budget and `replaced_by` is still the successor.
+pub(crate) struct SpendReplayBudget<'a> {
     pub(crate) predecessor: &'a [u8],
     pub(crate) successor: &'a [u8],
-    pub(crate) max_reuse: &'a i32,
-    pub(crate) at: &'a OffsetDateTime,
+    pub(crate) budget: &'a i32,
 }
 
-static_query_id!(MoveGracePredecessor);
+static_query_id!(SpendReplayBudget);
 
-impl QueryFragment<Mysql> for MoveGracePredecessor<'_> {
+impl QueryFragment<Mysql> for SpendReplayBudget<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
-        out.push_sql("UPDATE auth_user_tokens SET replaced_by = ");
-        out.push_bind_param::<Binary, _>(self.successor)?;
-        out.push_sql(", reuse_count = reuse_count + 1, last_used_at = ");
-        out.push_bind_param::<Datetime, _>(self.at)?;
-        out.push_sql(" WHERE token_id = ");
+        out.push_sql("UPDATE auth_user_tokens SET reuse_count = reuse_count + 1 WHERE token_id = ");
         out.push_bind_param::<Binary, _>(self.predecessor)?;
-        out.push_sql(" AND token_type = 'refresh' AND reuse_count < ");
-        out.push_bind_param::<Integer, _>(self.max_reuse)?;
+        out.push_sql(" AND token_type = 'refresh' AND replaced_by = ");
+        out.push_bind_param::<Binary, _>(self.successor)?;
+        out.push_sql(" AND reuse_count < ");
+        out.push_bind_param::<Integer, _>(self.budget)?;
         Ok(())
     }
 }

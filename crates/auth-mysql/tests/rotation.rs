@@ -9,8 +9,8 @@ use std::time::Duration as StdDuration;
 use auth_conformance::TestDatabase;
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    GraceReexchange, NewRefreshToken, NewUser, RefreshTokenStore, Rotation, SessionId,
-    UserDirectory, UserId,
+    NewRefreshToken, NewUser, RefreshTokenStore, Rotation, SessionId, SuccessorSeed, UserDirectory,
+    UserId,
 };
 use auth_mysql::MySqlTokenStore;
 use auth_mysql::TestDb;
@@ -34,12 +34,12 @@ async fn user(store: &MySqlTokenStore) -> UserId {
         .expect("user")
 }
 
-fn rotation(current: &NewRefreshToken, grace: Option<GraceReexchange>) -> Rotation {
+fn rotation(current: &NewRefreshToken) -> Rotation {
     Rotation {
         current: current.id,
         successor: successor_of(current, now()),
+        successor_seed: SuccessorSeed::generate(),
         at: now(),
-        grace,
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now()),
     }
 }
@@ -58,17 +58,18 @@ async fn live_rows(db: &TestDb, session: SessionId) -> u64 {
     n.expect("row")
 }
 
-/// Locks `first` then, once the store's rotation is waiting, `second`, inside one
-/// transaction on a plain connection; `weight` extra rows make this transaction the
-/// heavier one, so InnoDB picks the rotation as the deadlock victim.
+/// Inside one transaction on a plain connection, gap-locks the successor's hash, then,
+/// once the store's rotation holds S and waits for that gap, updates S; `weight` extra
+/// rows make this transaction the heavier one, so InnoDB picks the rotation as the
+/// deadlock victim.
 async fn deadlock_against_rotation(weight: usize) -> (bool, bool, TestDb, NewRefreshToken) {
     let db = TestDb::create().await;
     let store = db.store();
     let uid = user(&store).await;
-    // P rotated into S; a grace re-exchange of P locks P, then S.
+    // P rotated into S.
     let p = first_refresh_token(uid, now());
     store.insert_refresh_token(&p).await.expect("insert");
-    let to_s = rotation(&p, None);
+    let to_s = rotation(&p);
     let s = to_s.successor.clone();
     assert!(store.rotate_refresh_token(&to_s).await.expect("rotate"));
 
@@ -85,22 +86,21 @@ async fn deadlock_against_rotation(weight: usize) -> (bool, bool, TestDb, NewRef
         .await
         .expect("weight");
     }
-    a.exec_drop(
-        "UPDATE auth_user_tokens SET revoked_at = UTC_TIMESTAMP(6), revoke_reason = 'test' WHERE token_id = ?",
-        (s.id.0.as_bytes().to_vec(),),
-    )
-    .await
-    .expect("lock S");
-    let grace = Some(GraceReexchange {
-        predecessor: p.id,
-        max_reuse: 5,
-    });
-    let rot = rotation(&s, grace);
+    // Rotating S locks S, then inserts the successor: A's gap lock on the successor's
+    // hash makes that insert wait while S is held.
+    let rot = rotation(&s);
+    let _: Vec<u32> = a
+        .exec(
+            "SELECT id FROM auth_user_tokens WHERE token_hash = ? FOR UPDATE",
+            (rot.successor.hash.as_bytes().to_vec(),),
+        )
+        .await
+        .expect("gap lock on the successor's hash");
     let rotating = {
         let store = store.clone();
         tokio::spawn(async move { store.rotate_refresh_token(&rot).await })
     };
-    // Wait until the rotation holds P and waits for S.
+    // Wait until the rotation holds S and waits for the gap.
     let mut probe = db.raw().await;
     let deadline = std::time::Instant::now() + StdDuration::from_secs(20);
     loop {
@@ -117,7 +117,7 @@ async fn deadlock_against_rotation(weight: usize) -> (bool, bool, TestDb, NewRef
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the rotation never waited for S"
+            "the rotation never waited for the gap"
         );
         // InnoDB refreshes its INFORMATION_SCHEMA transaction cache only after 100 ms unread.
         tokio::time::sleep(StdDuration::from_millis(150)).await;
@@ -125,8 +125,8 @@ async fn deadlock_against_rotation(weight: usize) -> (bool, bool, TestDb, NewRef
     probe.disconnect().await.expect("disconnect");
     let a_second = a
         .exec_drop(
-            "UPDATE auth_user_tokens SET revoke_reason = 'test' WHERE token_id = ?",
-            (p.id.0.as_bytes().to_vec(),),
+            "UPDATE auth_user_tokens SET revoked_at = UTC_TIMESTAMP(6), revoke_reason = 'test' WHERE token_id = ?",
+            (s.id.0.as_bytes().to_vec(),),
         )
         .await;
     let a_won = a_second.is_ok();

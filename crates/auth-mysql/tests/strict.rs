@@ -123,6 +123,8 @@ fn refresh_row(user: UserId, user_agent: Option<String>, ip: Option<String>) -> 
         session_expires_at: at + Duration::days(30),
         user_agent,
         ip,
+        client_id: None,
+        scope: None,
     }
 }
 
@@ -210,8 +212,8 @@ async fn over_long_values_are_refused_and_change_nothing() {
             generation: 1,
             ..refresh_row(uid, Some("u".repeat(600)), None)
         },
+        successor_seed: auth_core::SuccessorSeed::generate(),
         at,
-        grace: None,
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, at),
     };
     assert_refused(store.rotate_refresh_token(&rotation).await, "user_agent");

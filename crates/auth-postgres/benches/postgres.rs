@@ -22,7 +22,7 @@ use std::time::{Duration as StdDuration, Instant};
 use auth_conformance::harness::{postgres_url, unique_database_name};
 use auth_core::{
     CleanupPolicy, ClientInfo, Keyring, KeyringSpec, PasswordPolicy, RefreshToken,
-    SigningAlgorithm, TokenId, TokenService, TokenServiceConfig, UserDirectory,
+    SigningAlgorithm, SuccessorSeed, TokenId, TokenService, TokenServiceConfig, UserDirectory,
 };
 use auth_postgres::{PgStatements, PgTokenStore};
 use sqlx::postgres::{PgConnectOptions, PgPool};
@@ -223,6 +223,9 @@ async fn refresh_via_bare_sqlx(pool: &PgPool, clients: usize, secs: u64) -> f64 
                 .bind(session_expires_at)
                 .bind(user_agent)
                 .bind(ip)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(SuccessorSeed::generate().as_bytes().as_slice())
                 .bind("TOKEN_REFRESHED")
                 .bind(Some(user_id))
                 .bind(Some(session_id))
@@ -230,7 +233,6 @@ async fn refresh_via_bare_sqlx(pool: &PgPool, clients: usize, secs: u64) -> f64 
                 .bind(None::<String>)
                 .bind(sqlx::types::Json(serde_json::json!({
                     "generation": generation + 1,
-                    "grace": false,
                     "classification": "rotation",
                 })))
                 .bind(now)

@@ -1,8 +1,9 @@
 //! [`RefreshTokenStore`] over `refresh_tokens`.
 
 use auth_core::{
-    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Result, RevocationKind, RevokeReason,
-    Rotation, SessionId, SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Result, RevocationKind,
+    RevokeReason, Rotation, SessionId, SessionRevocation, SuccessorSeed, TokenHash, TokenId,
+    UserId, UserRevocation,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -29,7 +30,17 @@ fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
         session_expires_at: row.try_get("session_expires_at").map_err(db)?,
         user_agent: row.try_get("user_agent").map_err(db)?,
         ip: row.try_get("ip").map_err(db)?,
+        client_id: row.try_get("client_id").map_err(db)?,
+        scope: row.try_get("scope").map_err(db)?,
     };
+    let successor_seed = row
+        .try_get::<Option<Vec<u8>>, _>("successor_seed")
+        .map_err(db)?
+        .map(|seed| {
+            SuccessorSeed::from_slice(&seed)
+                .ok_or_else(|| corrupt("refresh_tokens", "successor_seed is not 32 bytes"))
+        })
+        .transpose()?;
     Ok(RefreshTokenRecord {
         token,
         rotated_at: row.try_get("rotated_at").map_err(db)?,
@@ -37,6 +48,7 @@ fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
             .try_get::<Option<Uuid>, _>("replaced_by")
             .map_err(db)?
             .map(TokenId),
+        successor_seed,
         revoked_at: row.try_get("revoked_at").map_err(db)?,
         revoke_reason: row.try_get("revoke_reason").map_err(db)?,
         reuse_count: row.try_get("reuse_count").map_err(db)?,
@@ -45,13 +57,13 @@ fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
 
 const RECORD_COLUMNS_WHERE_USER_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
     issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
-    revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens \
+    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope FROM refresh_tokens \
     WHERE user_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND session_expires_at > $2 \
     ORDER BY session_created_at DESC, session_id";
 
 const RECORD_COLUMNS_WHERE_SESSION_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
     issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
-    revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens \
+    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope FROM refresh_tokens \
     WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
 
 // Revocation runs in one transaction: a first statement revokes, disables and writes
@@ -148,8 +160,8 @@ impl RefreshTokenStore for PgTokenStore {
     async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
-             expires_at, session_created_at, session_expires_at, user_agent, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(t.id.0)
         .bind(t.user_id.0)
@@ -162,6 +174,8 @@ impl RefreshTokenStore for PgTokenStore {
         .bind(t.session_expires_at)
         .bind(&t.user_agent)
         .bind(&t.ip)
+        .bind(&t.client_id)
+        .bind(&t.scope)
         .execute(self.pool())
         .await
         .map_err(db)?;
@@ -188,12 +202,8 @@ impl RefreshTokenStore for PgTokenStore {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<bool> {
         let s = &rotation.successor;
-        let sql = if rotation.grace.is_some() {
-            PgStatements::ROTATE_WITH_GRACE
-        } else {
-            PgStatements::ROTATE
-        };
-        let mut query = sqlx::query_scalar::<_, i64>(sql)
+        let audit = &rotation.audit;
+        let query = sqlx::query_scalar::<_, i64>(PgStatements::ROTATE)
             .bind(rotation.current.0)
             .bind(rotation.at)
             .bind(s.id.0)
@@ -206,12 +216,10 @@ impl RefreshTokenStore for PgTokenStore {
             .bind(s.session_created_at)
             .bind(s.session_expires_at)
             .bind(&s.user_agent)
-            .bind(&s.ip);
-        if let Some(grace) = rotation.grace {
-            query = query.bind(grace.predecessor.0).bind(grace.max_reuse);
-        }
-        let audit = &rotation.audit;
-        let query = query
+            .bind(&s.ip)
+            .bind(&s.client_id)
+            .bind(&s.scope)
+            .bind(rotation.successor_seed.as_bytes().as_slice())
             .bind(audit.kind.as_str())
             .bind(audit.user_id.map(|u| u.0))
             .bind(audit.session_id.map(|s| s.0))
@@ -222,6 +230,25 @@ impl RefreshTokenStore for PgTokenStore {
         // A serialization failure or deadlock is an error (PgError::Conflict), never `true`.
         let inserted = query.fetch_one(self.pool()).await.map_err(db)?;
         Ok(inserted == 1)
+    }
+
+    async fn replay_refresh_token(&self, replay: &Replay) -> Result<bool> {
+        let audit = &replay.audit;
+        let written = sqlx::query_scalar::<_, i64>(PgStatements::REPLAY)
+            .bind(replay.predecessor.0)
+            .bind(replay.successor.0)
+            .bind(replay.budget)
+            .bind(audit.kind.as_str())
+            .bind(audit.user_id.map(|u| u.0))
+            .bind(audit.session_id.map(|s| s.0))
+            .bind(&audit.ip)
+            .bind(&audit.user_agent)
+            .bind(sqlx::types::Json(&audit.details))
+            .bind(audit.at)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(written == 1)
     }
 
     async fn live_refresh_tokens(

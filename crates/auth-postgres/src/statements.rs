@@ -10,14 +10,14 @@ impl PgStatements {
     /// A refresh-token row by hash. `$1` token_hash (bytea).
     pub const FIND_REFRESH_TOKEN: &'static str = "SELECT id, user_id, session_id, generation, \
         token_hash, issued_at, expires_at, session_created_at, session_expires_at, rotated_at, \
-        replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip \
-        FROM refresh_tokens WHERE token_hash = $1";
+        replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip, successor_seed, \
+        client_id, scope FROM refresh_tokens WHERE token_hash = $1";
 
     /// A refresh-token row by id. `$1` id (uuid).
     pub const FIND_REFRESH_TOKEN_BY_ID: &'static str = "SELECT id, user_id, session_id, generation, \
         token_hash, issued_at, expires_at, session_created_at, session_expires_at, rotated_at, \
-        replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip \
-        FROM refresh_tokens WHERE id = $1";
+        replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip, successor_seed, \
+        client_id, scope FROM refresh_tokens WHERE id = $1";
 
     /// A user by id. `$1` id (bigint). Written for adopted tables too (migration
     /// `adopt_users`): an `integer` id, a nullable `is_active` (NULL reads as inactive,
@@ -32,74 +32,57 @@ impl PgStatements {
         COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
         tokens_valid_after, last_login::timestamptz AS last_login FROM users WHERE email = $1";
 
-    /// Strict rotation in one statement: retire the current token only if it is still live
-    /// (and of the successor's user and session), and insert the successor only from the
-    /// retired row, so nothing is written unless the current token was live. Concurrent
-    /// callers serialise on the current row's lock; under READ COMMITTED a waiter re-checks
-    /// `rotated_at IS NULL` on the committed row and retires nothing.
-    /// Returns the number of successors inserted (0 or 1).
+    /// Rotation in one statement: retire the current token only if it is still live
+    /// (and of the successor's user and session), storing the successor's seed on it, and
+    /// insert the successor only from the retired row, so nothing is written unless the
+    /// current token was live. Concurrent callers serialise on the current row's lock;
+    /// under READ COMMITTED a waiter re-checks `rotated_at IS NULL` on the committed row
+    /// and retires nothing. Returns the number of successors inserted (0 or 1).
     ///
     /// `$1` current id, `$2` rotated_at, `$3` successor id, `$4` user_id, `$5` session_id,
     /// `$6` generation, `$7` token_hash, `$8` issued_at, `$9` expires_at,
-    /// `$10` session_created_at, `$11` session_expires_at, `$12` user_agent, `$13` ip;
-    /// the audit row (written only with the successor): `$14` event_type, `$15` user_id,
-    /// `$16` session_id, `$17` ip, `$18` user_agent, `$19` details, `$20` created_at.
+    /// `$10` session_created_at, `$11` session_expires_at, `$12` user_agent, `$13` ip,
+    /// `$14` client_id, `$15` scope, `$16` successor_seed; the audit row (written only
+    /// with the successor): `$17` event_type, `$18` user_id, `$19` session_id, `$20` ip,
+    /// `$21` user_agent, `$22` details, `$23` created_at.
     pub const ROTATE: &'static str = "WITH cur AS ( \
-            UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3 \
+            UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3, successor_seed = $16 \
             WHERE id = $1 AND user_id = $4 AND session_id = $5 \
               AND rotated_at IS NULL AND revoked_at IS NULL \
             RETURNING id \
         ), ins AS ( \
             INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
-                expires_at, session_created_at, session_expires_at, user_agent, ip) \
-            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM cur \
+                expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
+            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM cur \
             RETURNING id \
         ), aud AS ( \
             INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
-            SELECT $14::varchar, $15::bigint, $16::uuid, $17::varchar, $18::varchar, $19::jsonb, $20::timestamptz \
+            SELECT $17::varchar, $18::bigint, $19::uuid, $20::varchar, $21::varchar, $22::jsonb, $23::timestamptz \
             FROM ins \
             RETURNING id \
         ) \
         SELECT count(*) FROM ins";
 
-    /// Grace re-exchange in one statement. `lk` locks both rows (in id order, so two
-    /// re-exchanges cannot deadlock each other) and reads their committed state; `ok` holds
-    /// only if the current token is live and of the right user and session, and the
-    /// predecessor is of that session with reuse budget left. The predecessor's update
-    /// requires `ok`, the current token's update requires the predecessor's update to have
-    /// happened, and the successor is inserted only from the retired current row: with both
-    /// rows locked, either all three writes happen or none. Returns 0 or 1.
+    /// A replay in one statement: with a budget (`$3` not null), spend one unit of the
+    /// predecessor's `reuse_count` only while it is below `$3` and `replaced_by` is still
+    /// the successor; append the audit row only if the budget was spent or there is
+    /// none. Returns the number of audit rows written (0 or 1).
     ///
-    /// Parameters `$1`-`$13` as [`ROTATE`](Self::ROTATE), then `$14` predecessor id and
-    /// `$15` max_reuse, then the audit row's seven as `$16`-`$22`.
-    pub const ROTATE_WITH_GRACE: &'static str = "WITH lk AS ( \
-            SELECT id, user_id, session_id, rotated_at, revoked_at, reuse_count \
-            FROM refresh_tokens WHERE id = $1 OR id = $14 ORDER BY id FOR UPDATE \
+    /// `$1` predecessor id, `$2` successor id, `$3` budget (nullable integer), then the
+    /// audit row's seven as `$4`-`$10`.
+    pub const REPLAY: &'static str = "WITH spent AS ( \
+            UPDATE refresh_tokens SET reuse_count = reuse_count + 1 \
+            WHERE id = $1 AND replaced_by = $2 AND reuse_count < $3::integer \
+            RETURNING id \
         ), ok AS ( \
-            SELECT 1 FROM lk c JOIN lk p ON p.id = $14 AND p.session_id = $5 \
-            WHERE c.id = $1 AND c.user_id = $4 AND c.session_id = $5 \
-              AND c.rotated_at IS NULL AND c.revoked_at IS NULL AND p.reuse_count < $15 \
-        ), grace AS ( \
-            UPDATE refresh_tokens SET replaced_by = $3, reuse_count = reuse_count + 1 \
-            WHERE id = $14 AND session_id = $5 AND reuse_count < $15 AND EXISTS (SELECT 1 FROM ok) \
-            RETURNING id \
-        ), cur AS ( \
-            UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3 \
-            WHERE id = $1 AND user_id = $4 AND session_id = $5 \
-              AND rotated_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM grace) \
-            RETURNING id \
-        ), ins AS ( \
-            INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
-                expires_at, session_created_at, session_expires_at, user_agent, ip) \
-            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM cur \
-            RETURNING id \
+            SELECT 1 WHERE $3::integer IS NULL OR EXISTS (SELECT 1 FROM spent) \
         ), aud AS ( \
             INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \
-            SELECT $16::varchar, $17::bigint, $18::uuid, $19::varchar, $20::varchar, $21::jsonb, $22::timestamptz \
-            FROM ins \
+            SELECT $4::varchar, $5::bigint, $6::uuid, $7::varchar, $8::varchar, $9::jsonb, $10::timestamptz \
+            FROM ok \
             RETURNING id \
         ) \
-        SELECT count(*) FROM ins";
+        SELECT count(*) FROM aud";
 
     /// An audit row. `$1` event_type, `$2` user_id, `$3` session_id, `$4` ip,
     /// `$5` user_agent, `$6` details (jsonb), `$7` created_at.

@@ -223,6 +223,8 @@ fn token(
         session_expires_at,
         user_agent: Some("test".into()),
         ip: Some("127.0.0.1".into()),
+        client_id: None,
+        scope: None,
     }
 }
 
@@ -258,7 +260,7 @@ async fn seed_cleanup_rows(store: &PgTokenStore) -> i64 {
         current: first.id,
         successor: next,
         at: now,
-        grace: None,
+        successor_seed: auth_core::SuccessorSeed::generate(),
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now),
     };
     assert!(store.rotate_refresh_token(&rotation).await.expect("rotate"));

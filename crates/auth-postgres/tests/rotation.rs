@@ -2,15 +2,15 @@
 //! snapshot gap of a revocation racing rotations on two pools, the CTEs' integrity
 //! checks, the crate's error as the storage error's source, and serialization conflicts
 //! surfacing as errors, never as success. The shared store contract (one winner,
-//! all-or-nothing grace) runs in the conformance suite.
+//! replay budget) runs in the conformance suite.
 
 use auth_conformance::fixtures::{first_refresh_token, successor_of};
 use std::time::Duration as StdDuration;
 
 use auth_conformance::TestDatabase;
 use auth_core::{
-    GraceReexchange, NewRefreshToken, NewUser, RefreshTokenRecord, RefreshTokenStore, Rotation,
-    SessionId, TokenId, UserDirectory, UserId,
+    NewRefreshToken, NewUser, RefreshTokenRecord, RefreshTokenStore, Rotation, SessionId,
+    SuccessorSeed, TokenId, UserDirectory, UserId,
 };
 use auth_postgres::{PgError, PgTokenStore, TestDb};
 use futures::future::join_all;
@@ -32,15 +32,12 @@ async fn user(store: &PgTokenStore, email: &str) -> UserId {
         .expect("create user")
 }
 
-fn rotation(current: &NewRefreshToken, grace: Option<(&NewRefreshToken, i32)>) -> Rotation {
+fn rotation(current: &NewRefreshToken) -> Rotation {
     Rotation {
         current: current.id,
         successor: successor_of(current, now()),
+        successor_seed: SuccessorSeed::generate(),
         at: now(),
-        grace: grace.map(|(p, max_reuse)| GraceReexchange {
-            predecessor: p.id,
-            max_reuse,
-        }),
         audit: auth_core::AuditEvent::new(auth_core::AuditKind::TokenRefreshed, now()),
     }
 }
@@ -81,7 +78,7 @@ async fn a_revocation_racing_rotations_in_the_snapshot_gap_leaves_no_live_token(
             let mut current = t0.clone();
             tokio::spawn(async move {
                 for _ in 0..5 {
-                    let r = rotation(&current, None);
+                    let r = rotation(&current);
                     if !store.rotate_refresh_token(&r).await.expect("rotate") {
                         break;
                     }
@@ -133,13 +130,13 @@ async fn rotated_pair(store: &PgTokenStore, email: &str) -> (NewRefreshToken, Ne
     let uid = user(store, email).await;
     let t0 = first_refresh_token(uid, now());
     store.insert_refresh_token(&t0).await.expect("insert");
-    let r = rotation(&t0, None);
+    let r = rotation(&t0);
     assert!(store.rotate_refresh_token(&r).await.expect("rotate"));
     (t0, r.successor)
 }
 
-/// A successor that does not belong to the current token's session or user, or a
-/// predecessor of another session, is refused without writing anything.
+/// A successor that does not belong to the current token's session or user is refused
+/// without writing anything.
 #[tokio::test]
 async fn rotations_across_sessions_write_nothing() {
     let db = TestDb::create().await;
@@ -148,13 +145,11 @@ async fn rotations_across_sessions_write_nothing() {
     let (u0, _u1) = rotated_pair(&store, "two@example.com").await;
     let before = get(&store, t1.id).await;
 
-    let mut r = rotation(&t1, None);
+    let mut r = rotation(&t1);
     r.successor.session_id = SessionId::new();
     assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
-    let mut r = rotation(&t1, None);
+    let mut r = rotation(&t1);
     r.successor.user_id = u0.user_id;
-    assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
-    let r = rotation(&t1, Some((&u0, 5)));
     assert!(!store.rotate_refresh_token(&r).await.expect("no error"));
 
     assert_eq!(get(&store, t1.id).await, before);
@@ -218,7 +213,7 @@ async fn serialization_failures_are_errors_never_success() {
     let attempts: Vec<_> = (0..6)
         .map(|_| {
             let store = store.clone();
-            let rotation = rotation(&current, None);
+            let rotation = rotation(&current);
             tokio::spawn(async move { store.rotate_refresh_token(&rotation).await })
         })
         .collect();

@@ -49,6 +49,8 @@ fn token(user: UserId, session: SessionId, generation: i32, hash: TokenHash) -> 
         session_expires_at: now + auth_core::time::Duration::days(30),
         user_agent: Some("bench".into()),
         ip: Some("127.0.0.1".into()),
+        client_id: None,
+        scope: None,
     }
 }
 
@@ -59,8 +61,7 @@ fn audit(user: UserId, session: SessionId, generation: i32, at: OffsetDateTime) 
         session_id: Some(session),
         ip: Some("127.0.0.1".into()),
         user_agent: Some("bench".into()),
-        details: serde_json::json!({"generation": generation, "grace": false,
-            "classification": "rotation"}),
+        details: serde_json::json!({"generation": generation, "classification": "rotation"}),
         at,
     }
 }
@@ -84,7 +85,7 @@ async fn store_chain(store: SqliteTokenStore, user: UserId, until: Instant, ops:
             current: rec.token.id,
             successor: token(user, session, generation, next.hash()),
             at: now,
-            grace: None,
+            successor_seed: auth_core::SuccessorSeed::generate(),
             audit: audit(user, session, generation, now),
         };
         assert!(store.rotate_refresh_token(&rotation).await.unwrap());

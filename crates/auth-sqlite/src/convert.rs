@@ -2,7 +2,7 @@
 //! microseconds, UUIDs as 16-byte BLOBs, hashes as 32-byte BLOBs.
 
 use auth_core::time::OffsetDateTime;
-use auth_core::{SessionId, TokenHash, TokenId};
+use auth_core::{SessionId, SuccessorSeed, TokenHash, TokenId};
 use deadpool_sqlite::rusqlite::types::{FromSqlError, Type};
 use deadpool_sqlite::rusqlite::{self, Row};
 use uuid::Uuid;
@@ -57,6 +57,23 @@ pub(crate) fn opt_uuid_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<
     row.get::<_, Option<Vec<u8>>>(idx)?
         .map(|b| uuid_from(idx, &b))
         .transpose()
+}
+
+/// Reads a nullable 32-byte successor-seed column.
+pub(crate) fn opt_seed_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<SuccessorSeed>> {
+    let Some(bytes) = row.get::<_, Option<Vec<u8>>>(idx)? else {
+        return Ok(None);
+    };
+    SuccessorSeed::from_slice(&bytes).map(Some).ok_or_else(|| {
+        conversion(
+            idx,
+            Type::Blob,
+            FromSqlError::InvalidBlobSize {
+                expected_size: 32,
+                blob_size: bytes.len(),
+            },
+        )
+    })
 }
 
 /// Reads a 32-byte hash column.

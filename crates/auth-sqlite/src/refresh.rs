@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Rotation, SessionId, SessionRevocation,
-    TokenHash, TokenId, UserId, UserRevocation,
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Rotation, SessionId,
+    SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
 };
 use deadpool_sqlite::rusqlite::{
     self, Connection, OptionalExtension, Row, TransactionBehavior, params,
@@ -14,7 +14,7 @@ use deadpool_sqlite::rusqlite::{
 use crate::access::{disable_session_access_tokens, insert_session_event, insert_user_event};
 use crate::audit::insert_audit;
 use crate::convert::{
-    hash_at, micros, opt_micros, opt_time_at, opt_uuid_at, sid, tid, time_at, uuid_at,
+    hash_at, micros, opt_micros, opt_seed_at, opt_time_at, opt_uuid_at, sid, tid, time_at, uuid_at,
 };
 use crate::store::{SqliteTokenStore, run, write};
 
@@ -23,7 +23,8 @@ macro_rules! rt_select {
         concat!(
             "SELECT id, user_id, session_id, generation, token_hash, issued_at, expires_at, ",
             "session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, ",
-            "revoke_reason, reuse_count, user_agent, ip FROM refresh_tokens ",
+            "revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope ",
+            "FROM refresh_tokens ",
             $($rest),*
         )
     };
@@ -43,9 +44,12 @@ fn refresh_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
             session_expires_at: time_at(row, 8)?,
             user_agent: row.get(14)?,
             ip: row.get(15)?,
+            client_id: row.get(17)?,
+            scope: row.get(18)?,
         },
         rotated_at: opt_time_at(row, 9)?,
         replaced_by: opt_uuid_at(row, 10)?.map(TokenId),
+        successor_seed: opt_seed_at(row, 16)?,
         revoked_at: opt_time_at(row, 11)?,
         revoke_reason: row.get(12)?,
         reuse_count: row.get(13)?,
@@ -53,8 +57,8 @@ fn refresh_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
 }
 
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, \
-     issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+     issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> {
     tx.prepare_cached(INSERT_REFRESH)?.execute(params![
@@ -69,6 +73,8 @@ fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> 
         micros(t.session_expires_at),
         t.user_agent,
         t.ip,
+        t.client_id,
+        t.scope,
     ])?;
     Ok(())
 }
@@ -114,32 +120,19 @@ impl RefreshTokenStore for SqliteTokenStore {
         let _turn = self.writers().writer_turn().await;
         let rotated = run(self.writers(), move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let at = micros(rotation.at);
-            let successor = tid(rotation.successor.id);
             let retired = tx
                 .prepare_cached(
-                    "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 \
-                     WHERE id = ?3 AND rotated_at IS NULL AND revoked_at IS NULL",
+                    "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2, successor_seed = ?3 \
+                     WHERE id = ?4 AND rotated_at IS NULL AND revoked_at IS NULL",
                 )?
-                .execute(params![at, &successor[..], &tid(rotation.current)[..]])?;
+                .execute(params![
+                    micros(rotation.at),
+                    &tid(rotation.successor.id)[..],
+                    &rotation.successor_seed.as_bytes()[..],
+                    &tid(rotation.current)[..]
+                ])?;
             if retired == 0 {
                 return Ok(false); // dropping `tx` rolls back (nothing was written)
-            }
-            if let Some(grace) = rotation.grace {
-                let moved = tx
-                    .prepare_cached(
-                        "UPDATE refresh_tokens SET replaced_by = ?1, reuse_count = reuse_count + 1 \
-                         WHERE id = ?2 AND reuse_count < ?3",
-                    )?
-                    .execute(params![
-                        &successor[..],
-                        &tid(grace.predecessor)[..],
-                        grace.max_reuse
-                    ])?;
-                if moved == 0 {
-                    tx.rollback()?;
-                    return Ok(false);
-                }
             }
             insert_refresh(&tx, &rotation.successor)?;
             insert_audit(&tx, &rotation.audit)?;
@@ -148,6 +141,31 @@ impl RefreshTokenStore for SqliteTokenStore {
         })
         .await?;
         Ok(rotated)
+    }
+
+    async fn replay_refresh_token(&self, replay: &Replay) -> auth_core::Result<bool> {
+        let replay = replay.clone();
+        let recorded = write(self.writers(), move |tx| {
+            if let Some(budget) = replay.budget {
+                let spent = tx
+                    .prepare_cached(
+                        "UPDATE refresh_tokens SET reuse_count = reuse_count + 1 \
+                         WHERE id = ?1 AND replaced_by = ?2 AND reuse_count < ?3",
+                    )?
+                    .execute(params![
+                        &tid(replay.predecessor)[..],
+                        &tid(replay.successor)[..],
+                        budget
+                    ])?;
+                if spent == 0 {
+                    return Ok(false);
+                }
+            }
+            insert_audit(tx, &replay.audit)?;
+            Ok(true)
+        })
+        .await?;
+        Ok(recorded)
     }
 
     async fn live_refresh_tokens(

@@ -494,7 +494,11 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn render_metrics<S: TokenStore>(State(state): State<AppState<S>>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    text.push_str(&crate::metrics::render_refresh_stats(
+        &state.service.refresh_stats(),
+    ));
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -785,7 +785,7 @@ mod tests {
             settings.idle_timeout.map(span)
         );
         assert_eq!(core.revocation_mode, settings.revocation_mode);
-        assert_eq!(core_span(core.reuse_grace), span(settings.reuse_grace));
+        assert_eq!(core_span(core.retry_window), span(settings.retry_window));
         assert_eq!(
             core_span(core.cache_max_staleness),
             span(settings.cache_max_staleness)
@@ -820,8 +820,8 @@ mod tests {
             }
         );
         assert_eq!(
-            documented_default("reuse-grace"),
-            format!("{} = strict", core_span(core.reuse_grace))
+            documented_default("retry-window"),
+            core_span(core.retry_window)
         );
         assert_eq!(
             documented_default("cache-max-staleness"),

@@ -196,14 +196,15 @@ pub struct SettingsArgs {
     /// stateless, user_state, denylist or allowlist [default: denylist]
     #[arg(long, global = true, env = "AUTHD_REVOCATION_MODE", value_parser = parse_mode, value_name = "MODE")]
     pub revocation_mode: Option<RevocationMode>,
-    /// Window in which the previous refresh token may be exchanged again [default: 0 = strict]
+    /// How long after a rotation the previous refresh token, presented again, gets the
+    /// same successor instead of revoking the session; 0 = strict [default: 30s]
     #[arg(
         long,
         global = true,
-        env = "AUTHD_REUSE_GRACE",
+        env = "AUTHD_RETRY_WINDOW",
         value_name = "DURATION"
     )]
-    pub reuse_grace: Option<Span>,
+    pub retry_window: Option<Span>,
     /// Maximum age of revocation-cache answers [default: 5s]
     #[arg(
         long,
@@ -390,8 +391,8 @@ pub struct Settings {
     pub idle_timeout: Option<Duration>,
     /// Revocation mode of access tokens.
     pub revocation_mode: RevocationMode,
-    /// Grace window for re-exchanging the previous refresh token.
-    pub reuse_grace: Duration,
+    /// Retry window of refresh-token rotation (zero: strict).
+    pub retry_window: Duration,
     /// Maximum staleness of the revocation cache.
     pub cache_max_staleness: Duration,
     /// Interval of the background cleanup (`None`: off).
@@ -439,7 +440,7 @@ impl Default for Settings {
             session_ttl: core.session_ttl.unsigned_abs(),
             idle_timeout: core.idle_timeout.map(|d| d.unsigned_abs()),
             revocation_mode: core.revocation_mode,
-            reuse_grace: core.reuse_grace.unsigned_abs(),
+            retry_window: core.retry_window.unsigned_abs(),
             cache_max_staleness: core.cache_max_staleness.unsigned_abs(),
             cleanup_interval: Some(Duration::from_secs(3600)),
             cleanup: CleanupPolicy::default(),
@@ -497,7 +498,7 @@ impl SettingsArgs {
             session_ttl,
             idle_timeout,
             revocation_mode,
-            reuse_grace,
+            retry_window,
             cache_max_staleness,
             cleanup_interval,
             cleanup_retention,
@@ -557,7 +558,7 @@ impl SettingsArgs {
             session_ttl: self.session_ttl.map_or(d.session_ttl, |s| s.0),
             idle_timeout: self.idle_timeout.map_or(d.idle_timeout, Span::non_zero),
             revocation_mode: self.revocation_mode.unwrap_or(d.revocation_mode),
-            reuse_grace: self.reuse_grace.map_or(d.reuse_grace, |s| s.0),
+            retry_window: self.retry_window.map_or(d.retry_window, |s| s.0),
             cache_max_staleness: self
                 .cache_max_staleness
                 .map_or(d.cache_max_staleness, |s| s.0),
@@ -635,7 +636,7 @@ impl Settings {
         c.session_ttl = secs(self.session_ttl);
         c.idle_timeout = self.idle_timeout.map(secs);
         c.revocation_mode = self.revocation_mode;
-        c.reuse_grace = secs(self.reuse_grace);
+        c.retry_window = secs(self.retry_window);
         c.cache_max_staleness = secs(self.cache_max_staleness);
         c.password = PasswordPolicy {
             pbkdf2_rounds: self.pbkdf2_rounds,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use auth_core::{CleanupReport, TokenRejection};
+use auth_core::{CleanupReport, REPLAY_DELAY_BUCKETS, RefreshStats, TokenRejection};
 
 /// Upper bounds (seconds) of the request-latency histogram buckets.
 const BUCKETS: [f64; 14] = [
@@ -66,6 +66,50 @@ impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
+}
+
+/// The refresh outcomes the service counted, in the Prometheus text format: rotations,
+/// replays by cause, theft verdicts, the late replays (theft verdicts a longer retry
+/// window would have replayed) and the histogram of replay delays, for tuning the window.
+pub(crate) fn render_refresh_stats(stats: &RefreshStats) -> String {
+    let mut out = String::with_capacity(1024);
+    let _ = writeln!(
+        out,
+        "# HELP authd_refresh_total Refresh-token presentations by outcome: rotated, replayed (same successor) or revoked, and cause.\n\
+         # TYPE authd_refresh_total counter\n\
+         authd_refresh_total{{outcome=\"rotated\"}} {}\n\
+         authd_refresh_total{{outcome=\"replayed\",cause=\"concurrent\"}} {}\n\
+         authd_refresh_total{{outcome=\"replayed\",cause=\"retry\"}} {}\n\
+         authd_refresh_total{{outcome=\"revoked\",cause=\"theft\"}} {}",
+        stats.rotated, stats.replayed_concurrent, stats.replayed_retry, stats.theft
+    );
+    let _ = writeln!(
+        out,
+        "# HELP authd_refresh_late_replays_total Sessions revoked for presenting the immediate predecessor after the retry window while its successor was live (false-positive-prone).\n\
+         # TYPE authd_refresh_late_replays_total counter\n\
+         authd_refresh_late_replays_total {}",
+        stats.late_replays
+    );
+    let _ = writeln!(
+        out,
+        "# HELP authd_refresh_replay_delay_seconds Time from a rotation to the next presentation of its predecessor (replays and late replays).\n\
+         # TYPE authd_refresh_replay_delay_seconds histogram"
+    );
+    for (bound, n) in REPLAY_DELAY_BUCKETS.iter().zip(stats.replay_delay_buckets) {
+        let _ = writeln!(
+            out,
+            "authd_refresh_replay_delay_seconds_bucket{{le=\"{bound}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "authd_refresh_replay_delay_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+         authd_refresh_replay_delay_seconds_sum {}\n\
+         authd_refresh_replay_delay_seconds_count {count}",
+        stats.replay_delay_seconds,
+        count = stats.replay_delay_count
+    );
+    out
 }
 
 /// The label of an access-token rejection.

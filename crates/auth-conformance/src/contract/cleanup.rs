@@ -23,13 +23,13 @@ pub async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions<D: TestDatab
     let mut live0 = first_refresh_token(uid, now - Duration::days(40));
     live0.session_expires_at = now + Duration::days(10);
     store.insert_refresh_token(&live0).await.unwrap();
-    let r = rotation(&live0, now - Duration::days(39), None);
+    let r = rotation(&live0, now - Duration::days(39));
     assert!(store.rotate_refresh_token(&r).await.unwrap());
     // Expired beyond retention (2 rows): removed. Expired within retention: kept.
     let mut old0 = first_refresh_token(uid, now - Duration::days(90));
     old0.session_expires_at = now - retention - Duration::MICROSECOND;
     store.insert_refresh_token(&old0).await.unwrap();
-    let r = rotation(&old0, now - Duration::days(80), None);
+    let r = rotation(&old0, now - Duration::days(80));
     assert!(store.rotate_refresh_token(&r).await.unwrap());
     let mut recent = first_refresh_token(uid, now - Duration::days(50));
     recent.session_expires_at = now - retention + Duration::MICROSECOND;

@@ -25,17 +25,16 @@ pub use revocation::{
     set_user_active_writes_a_user_event_only_for_known_users,
 };
 pub use rotation::{
-    a_failure_midway_writes_nothing, a_grace_reexchange_of_a_retired_current_writes_nothing,
+    a_failure_midway_writes_nothing, a_replay_spends_the_budget_only_for_its_successor,
     a_revocation_racing_rotations_leaves_no_live_token,
-    concurrent_grace_reexchanges_have_exactly_one_winner,
-    concurrent_rotations_have_exactly_one_winner, grace_reexchange_spends_the_predecessor_budget,
-    mixed_strict_and_grace_rotations_stay_all_or_nothing, rotating_a_dead_token_writes_nothing,
+    concurrent_retry_replays_spend_at_most_the_budget,
+    concurrent_rotations_have_exactly_one_winner, rotating_a_dead_token_writes_nothing,
 };
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    AuditEvent, AuditKind, GraceReexchange, NewRefreshToken, NewUser, RefreshTokenRecord, Rotation,
-    TokenId, TokenStore, UserId,
+    AuditEvent, AuditKind, NewRefreshToken, NewUser, RefreshTokenRecord, Replay, Rotation,
+    SuccessorSeed, TokenId, TokenStore, UserId,
 };
 
 /// A fixed instant with a non-zero microsecond part (2027-01-15).
@@ -53,25 +52,24 @@ async fn user<S: TokenStore>(store: &S, email: &str) -> UserId {
 }
 
 /// A rotation of `current` at `at` into a fresh successor, with its audit row.
-fn rotation(
-    current: &NewRefreshToken,
-    at: OffsetDateTime,
-    grace: Option<GraceReexchange>,
-) -> Rotation {
+fn rotation(current: &NewRefreshToken, at: OffsetDateTime) -> Rotation {
     Rotation {
         current: current.id,
         successor: crate::fixtures::successor_of(current, at),
+        successor_seed: SuccessorSeed::generate(),
         at,
-        grace,
         audit: AuditEvent::new(AuditKind::TokenRefreshed, at),
     }
 }
 
-fn grace(predecessor: &NewRefreshToken, max_reuse: i32) -> Option<GraceReexchange> {
-    Some(GraceReexchange {
+/// A replay of `predecessor` answered with `successor`, spending the budget if given.
+fn replay(predecessor: &NewRefreshToken, successor: TokenId, budget: Option<i32>) -> Replay {
+    Replay {
         predecessor: predecessor.id,
-        max_reuse,
-    })
+        successor,
+        budget,
+        audit: AuditEvent::new(AuditKind::TokenRefreshed, t0()),
+    }
 }
 
 async fn get<S: TokenStore>(store: &S, id: TokenId) -> RefreshTokenRecord {

@@ -31,7 +31,7 @@ pub async fn revoke_session_revokes_rows_disables_access_tokens_and_writes_one_e
     let first = first_refresh_token(uid, t0());
     let sid = first.session_id;
     store.insert_refresh_token(&first).await.unwrap();
-    let r = rotation(&first, t0(), None);
+    let r = rotation(&first, t0());
     assert!(store.rotate_refresh_token(&r).await.unwrap());
     let entry = AccessTokenEntry {
         jti: "a".repeat(32),

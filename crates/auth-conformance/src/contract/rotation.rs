@@ -1,5 +1,5 @@
-//! Rotation at the store: exactly one winner among concurrent callers, all-or-nothing
-//! grace re-exchanges, nothing written by a refused or failed rotation.
+//! Rotation and replay at the store: exactly one winner among concurrent rotations, a
+//! replay budget never overspent, nothing written by a refused or failed rotation.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use auth_core::{NewRefreshToken, RefreshTokenStore, RevokeReason, TokenId, Token
 use futures::future::join_all;
 use tokio::sync::Barrier;
 
-use super::{get, grace, live_in_session, rotation, t0, user};
+use super::{get, live_in_session, replay, rotation, t0, user};
 use crate::database::{Table, TestDatabase};
 use crate::fixtures::first_refresh_token;
 
@@ -47,7 +47,7 @@ async fn rotated_pair<S: TokenStore>(store: &S, email: &str) -> (NewRefreshToken
     let uid = user(store, email).await;
     let first = first_refresh_token(uid, t0());
     store.insert_refresh_token(&first).await.expect("insert");
-    let r = rotation(&first, t0(), None);
+    let r = rotation(&first, t0());
     assert!(store.rotate_refresh_token(&r).await.expect("rotate"));
     (first, r.successor)
 }
@@ -64,7 +64,7 @@ pub async fn concurrent_rotations_have_exactly_one_winner<D: TestDatabase>(db: &
         let at = t0() + Duration::seconds(1 + generation as i64);
         let attempts = (0..32)
             .map(|_| {
-                let (store, r) = (store.clone(), rotation(&current, at, None));
+                let (store, r) = (store.clone(), rotation(&current, at));
                 async move {
                     let won = rotated_or_lost(store.rotate_refresh_token(&r).await);
                     (won, r.successor)
@@ -84,6 +84,10 @@ pub async fn concurrent_rotations_have_exactly_one_winner<D: TestDatabase>(db: &
         let winner = winners.into_iter().next().expect("one winner");
         let retired = get(&store, current.id).await;
         assert_eq!(retired.replaced_by, Some(winner.id));
+        assert!(
+            retired.successor_seed.is_some(),
+            "the winner's seed is stored"
+        );
         assert_eq!(retired.rotated_at, Some(at));
         let live = store
             .live_refresh_token_of_session(current.session_id)
@@ -109,66 +113,77 @@ pub async fn concurrent_rotations_have_exactly_one_winner<D: TestDatabase>(db: &
     );
 }
 
-/// Concurrent grace re-exchanges of one predecessor: one winner, one unit of budget.
-pub async fn concurrent_grace_reexchanges_have_exactly_one_winner<D: TestDatabase>(db: &D) {
+/// 16 concurrent retry replays of one predecessor with a budget of 5: exactly 5 are
+/// recorded (budget spent, audit row written), the others write nothing.
+pub async fn concurrent_retry_replays_spend_at_most_the_budget<D: TestDatabase>(db: &D) {
     let store = db.store();
-    let (first, second) = rotated_pair(&store, "grace-race@example.com").await;
+    let (first, second) = rotated_pair(&store, "replay-race@example.com").await;
+    let audit_rows = db.count_rows(Table::AuditLogs).await;
     let attempts = (0..16)
         .map(|_| {
-            let (store, r) = (store.clone(), rotation(&second, t0(), grace(&first, 5)));
-            async move {
-                let won = rotated_or_lost(store.rotate_refresh_token(&r).await);
-                (won, r.successor.id)
-            }
+            let (store, r) = (store.clone(), replay(&first, second.id, Some(5)));
+            async move { rotated_or_lost(store.replay_refresh_token(&r).await) }
         })
         .collect();
-    let winners: Vec<TokenId> = race(attempts)
-        .await
-        .into_iter()
-        .filter_map(|(won, id)| won.then_some(id))
-        .collect();
-    assert_eq!(winners.len(), 1);
+    let recorded = race(attempts).await.into_iter().filter(|won| *won).count();
+    assert_eq!(recorded, 5);
     let pred = get(&store, first.id).await;
-    assert_eq!((pred.reuse_count, pred.replaced_by), (1, Some(winners[0])));
-    assert_eq!(get(&store, second.id).await.replaced_by, Some(winners[0]));
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 3);
-    assert_eq!(live_in_session(&store, &first).await, 1);
+    assert_eq!((pred.reuse_count, pred.replaced_by), (5, Some(second.id)));
+    assert_eq!(db.count_rows(Table::AuditLogs).await, audit_rows + 5);
+    assert_eq!(
+        db.count_rows(Table::RefreshTokens).await,
+        2,
+        "no row minted"
+    );
+    assert!(get(&store, second.id).await.is_live());
 }
 
-/// Strict rotations and grace re-exchanges of the same current token racing: one
-/// winner, and the predecessor's budget moves only if a grace re-exchange won.
-pub async fn mixed_strict_and_grace_rotations_stay_all_or_nothing<D: TestDatabase>(db: &D) {
+/// A replay with a budget spends it only while it lasts and only for the predecessor's
+/// recorded successor; a budget-free (concurrent) replay only appends its audit row.
+pub async fn a_replay_spends_the_budget_only_for_its_successor<D: TestDatabase>(db: &D) {
     let store = db.store();
-    for round in 0..6 {
-        let (first, second) = rotated_pair(&store, &format!("mixed{round}@example.com")).await;
-        let attempts = (0..12)
-            .map(|i| {
-                let with_grace = i % 3 != 0;
-                let g = if with_grace { grace(&first, 5) } else { None };
-                let (store, r) = (store.clone(), rotation(&second, t0(), g));
-                async move {
-                    let won = rotated_or_lost(store.rotate_refresh_token(&r).await);
-                    (won, with_grace, r.successor.id)
-                }
-            })
-            .collect();
-        let winners: Vec<(bool, TokenId)> = race(attempts)
+    let (first, second) = rotated_pair(&store, "replay@example.com").await;
+    let before = get(&store, first.id).await;
+    let audit_rows = db.count_rows(Table::AuditLogs).await;
+    assert!(
+        !store
+            .replay_refresh_token(&replay(&first, second.id, Some(0)))
             .await
-            .into_iter()
-            .filter_map(|(won, with_grace, id)| won.then_some((with_grace, id)))
-            .collect();
-        assert_eq!(winners.len(), 1, "round {round}");
-        let (grace_won, winner) = winners[0];
-        let pred = get(&store, first.id).await;
-        if grace_won {
-            assert_eq!((pred.reuse_count, pred.replaced_by), (1, Some(winner)));
-        } else {
-            assert_eq!((pred.reuse_count, pred.replaced_by), (0, Some(second.id)));
-        }
-        assert_eq!(get(&store, second.id).await.replaced_by, Some(winner));
-        assert_eq!(live_in_session(&store, &first).await, 1, "round {round}");
+            .unwrap(),
+        "budget 0"
+    );
+    assert!(
+        !store
+            .replay_refresh_token(&replay(&first, TokenId::new(), Some(5)))
+            .await
+            .unwrap(),
+        "not the recorded successor"
+    );
+    assert_eq!(get(&store, first.id).await, before, "nothing written");
+    assert_eq!(db.count_rows(Table::AuditLogs).await, audit_rows);
+
+    for expected in 1..=2 {
+        let r = replay(&first, second.id, Some(2));
+        assert!(store.replay_refresh_token(&r).await.unwrap());
+        assert_eq!(get(&store, first.id).await.reuse_count, expected);
     }
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 6 * 3);
+    let spent = replay(&first, second.id, Some(2));
+    assert!(!store.replay_refresh_token(&spent).await.unwrap());
+    assert!(
+        store
+            .replay_refresh_token(&replay(&first, second.id, None))
+            .await
+            .unwrap(),
+        "a concurrent replay spends no budget"
+    );
+    let after = get(&store, first.id).await;
+    assert_eq!(
+        (after.reuse_count, after.replaced_by, after.successor_seed),
+        (2, Some(second.id), before.successor_seed)
+    );
+    assert!(get(&store, second.id).await.is_live());
+    assert_eq!(db.count_rows(Table::AuditLogs).await, audit_rows + 3);
+    assert_eq!(db.count_rows(Table::RefreshTokens).await, 2);
 }
 
 /// A rotated, revoked or unknown current token: `Ok(false)` and nothing written.
@@ -177,7 +192,7 @@ pub async fn rotating_a_dead_token_writes_nothing<D: TestDatabase>(db: &D) {
     let (first, second) = rotated_pair(&store, "dead@example.com").await;
     let audit_rows = db.count_rows(Table::AuditLogs).await;
     // The same (now rotated) token again.
-    let again = rotation(&first, t0(), None);
+    let again = rotation(&first, t0());
     assert!(!store.rotate_refresh_token(&again).await.unwrap());
     // A revoked token.
     store
@@ -189,10 +204,10 @@ pub async fn rotating_a_dead_token_writes_nothing<D: TestDatabase>(db: &D) {
         })
         .await
         .unwrap();
-    let revoked = rotation(&second, t0(), None);
+    let revoked = rotation(&second, t0());
     assert!(!store.rotate_refresh_token(&revoked).await.unwrap());
     // An unknown token.
-    let mut unknown = rotation(&second, t0(), None);
+    let mut unknown = rotation(&second, t0());
     unknown.current = TokenId::new();
     assert!(!store.rotate_refresh_token(&unknown).await.unwrap());
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 2);
@@ -201,91 +216,6 @@ pub async fn rotating_a_dead_token_writes_nothing<D: TestDatabase>(db: &D) {
         audit_rows,
         "no audit row for a rotation that did not happen"
     );
-}
-
-/// The predecessor presented again within its budget: each re-exchange rotates the live
-/// token and moves the predecessor's `replaced_by` forward; once the budget is spent
-/// (or when it is 0) nothing is written and the live token stays live.
-pub async fn grace_reexchange_spends_the_predecessor_budget<D: TestDatabase>(db: &D) {
-    let store = db.store();
-    let (first, second) = rotated_pair(&store, "grace@example.com").await;
-    let before = (get(&store, first.id).await, get(&store, second.id).await);
-    let zero = rotation(&second, t0(), grace(&first, 0));
-    assert!(
-        !store.rotate_refresh_token(&zero).await.unwrap(),
-        "budget 0"
-    );
-    assert_eq!(
-        (get(&store, first.id).await, get(&store, second.id).await),
-        before,
-        "budget 0 writes nothing"
-    );
-
-    let mut live = second;
-    for expected_count in 1..=2 {
-        let r = rotation(&live, t0(), grace(&first, 2));
-        assert!(store.rotate_refresh_token(&r).await.unwrap());
-        let pred = get(&store, first.id).await;
-        assert_eq!(
-            (pred.reuse_count, pred.replaced_by),
-            (expected_count, Some(r.successor.id))
-        );
-        live = r.successor;
-    }
-
-    let refused = rotation(&live, t0(), grace(&first, 2));
-    assert!(!store.rotate_refresh_token(&refused).await.unwrap());
-    assert!(
-        get(&store, live.id).await.is_live(),
-        "rolled back: the current token was not retired"
-    );
-    assert_eq!(
-        store
-            .find_refresh_token_by_id(refused.successor.id)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(get(&store, first.id).await.reuse_count, 2);
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 4);
-    assert_eq!(live_in_session(&store, &first).await, 1);
-}
-
-/// A grace re-exchange whose current token is no longer live (rotated, or revoked):
-/// the predecessor's budget and pointer are untouched, no successor is written.
-pub async fn a_grace_reexchange_of_a_retired_current_writes_nothing<D: TestDatabase>(db: &D) {
-    let store = db.store();
-    let (first, second) = rotated_pair(&store, "retired@example.com").await;
-    let next = rotation(&second, t0(), None);
-    assert!(store.rotate_refresh_token(&next).await.unwrap());
-    let before = get(&store, first.id).await;
-
-    let r = rotation(&second, t0(), grace(&first, 5));
-    assert!(!store.rotate_refresh_token(&r).await.unwrap());
-    assert_eq!(get(&store, first.id).await, before, "predecessor untouched");
-    assert_eq!(
-        store
-            .find_refresh_token_by_id(r.successor.id)
-            .await
-            .unwrap(),
-        None
-    );
-
-    // Revoked instead of rotated: the same.
-    let third = next.successor;
-    store
-        .revoke_session(&auth_core::SessionRevocation {
-            session: third.session_id,
-            reason: RevokeReason::Logout,
-            at: t0(),
-            event_expires_at: t0(),
-        })
-        .await
-        .unwrap();
-    let r = rotation(&third, t0(), grace(&second, 5));
-    assert!(!store.rotate_refresh_token(&r).await.unwrap());
-    assert_eq!(get(&store, second.id).await.reuse_count, 0);
-    assert_eq!(db.count_rows(Table::RefreshTokens).await, 3);
 }
 
 /// Rotations racing a session revocation: at most one rotation wins, the revocation
@@ -297,7 +227,7 @@ pub async fn a_revocation_racing_rotations_leaves_no_live_token<D: TestDatabase>
         let first = first_refresh_token(uid, t0());
         store.insert_refresh_token(&first).await.expect("insert");
         let rotations = (0..8).map(|_| {
-            let (store, r) = (store.clone(), rotation(&first, t0(), None));
+            let (store, r) = (store.clone(), rotation(&first, t0()));
             Box::pin(async move { (store.rotate_refresh_token(&r).await.expect("rotate"), false) })
                 as std::pin::Pin<Box<dyn Future<Output = (bool, bool)> + Send>>
         });
@@ -338,7 +268,7 @@ pub async fn a_revocation_racing_rotations_leaves_no_live_token<D: TestDatabase>
 }
 
 /// A rotation that fails midway (its successor collides with a stored token hash after
-/// the predecessor and current updates) writes nothing, and the store goes on working.
+/// the current token was retired) writes nothing, and the store goes on working.
 pub async fn a_failure_midway_writes_nothing<D: TestDatabase>(db: &D) {
     let store = db.store();
     let (first, second) = rotated_pair(&store, "midway@example.com").await;
@@ -347,7 +277,7 @@ pub async fn a_failure_midway_writes_nothing<D: TestDatabase>(db: &D) {
         cells
     };
     let before = sorted(db.dump_cells().await);
-    let mut r = rotation(&second, t0(), grace(&first, 5));
+    let mut r = rotation(&second, t0());
     r.successor.hash = first.hash;
     assert!(store.rotate_refresh_token(&r).await.is_err());
     assert_eq!(sorted(db.dump_cells().await), before, "nothing written");
@@ -358,7 +288,7 @@ pub async fn a_failure_midway_writes_nothing<D: TestDatabase>(db: &D) {
     let at: OffsetDateTime = t0() + Duration::seconds(1);
     assert!(
         store
-            .rotate_refresh_token(&rotation(&second, at, None))
+            .rotate_refresh_token(&rotation(&second, at))
             .await
             .expect("rotate")
     );

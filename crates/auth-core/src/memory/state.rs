@@ -11,7 +11,9 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent, RevokedItem};
-use crate::session::{NewRefreshToken, RefreshTokenRecord, RevokeReason, Rotation, SessionId};
+use crate::session::{
+    NewRefreshToken, RefreshTokenRecord, Replay, RevokeReason, Rotation, SessionId,
+};
 use crate::users::{NewUser, UserId, UserRecord};
 
 #[derive(Debug, Default)]
@@ -153,6 +155,7 @@ impl State {
             token: token.clone(),
             rotated_at: None,
             replaced_by: None,
+            successor_seed: None,
             revoked_at: None,
             revoke_reason: None,
             reuse_count: 0,
@@ -188,30 +191,28 @@ impl State {
         else {
             return Ok(false);
         };
-        let predecessor = match rotation.grace {
-            None => None,
-            Some(grace) => match self
-                .refresh_index(grace.predecessor)
-                .filter(|&i| self.refresh_tokens[i].reuse_count < grace.max_reuse)
-            {
-                Some(i) => Some(i),
-                None => return Ok(false),
-            },
-        };
         self.check_new_refresh_token(&rotation.successor, Some(rotation.current))?;
-
-        let successor = rotation.successor.id;
         let retired = &mut self.refresh_tokens[current];
         retired.rotated_at = Some(rotation.at);
-        retired.replaced_by = Some(successor);
-        if let Some(i) = predecessor {
-            let pred = &mut self.refresh_tokens[i];
-            pred.replaced_by = Some(successor);
-            pred.reuse_count += 1;
-        }
+        retired.replaced_by = Some(rotation.successor.id);
+        retired.successor_seed = Some(rotation.successor_seed);
         self.refresh_tokens
             .push(Self::new_record(&rotation.successor));
         self.push_audit(&rotation.audit);
+        Ok(true)
+    }
+
+    pub(super) fn replay_refresh_token(&mut self, replay: &Replay) -> Result<bool> {
+        if let Some(budget) = replay.budget {
+            let Some(i) = self.refresh_index(replay.predecessor).filter(|&i| {
+                let row = &self.refresh_tokens[i];
+                row.reuse_count < budget && row.replaced_by == Some(replay.successor)
+            }) else {
+                return Ok(false);
+            };
+            self.refresh_tokens[i].reuse_count += 1;
+        }
+        self.push_audit(&replay.audit);
         Ok(true)
     }
 

@@ -12,7 +12,7 @@ use crate::commands::{
 use crate::error::Result;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
-use crate::session::{NewRefreshToken, RefreshTokenRecord, Rotation, SessionId};
+use crate::session::{NewRefreshToken, RefreshTokenRecord, Replay, Rotation, SessionId};
 use crate::store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, UserDirectory};
 use crate::users::{NewUser, UserId, UserRecord};
 
@@ -65,6 +65,10 @@ impl RefreshTokenStore for MemoryStore {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<bool> {
         self.lock().rotate_refresh_token(rotation)
+    }
+
+    async fn replay_refresh_token(&self, replay: &Replay) -> Result<bool> {
+        self.lock().replay_refresh_token(replay)
     }
 
     async fn live_refresh_tokens(

@@ -38,6 +38,16 @@ impl std::str::FromStr for RevocationMode {
     }
 }
 
+/// The default [`TokenServiceConfig::retry_window`]: 30 s, Okta's figure (Supabase uses
+/// 10 s). It covers a lost response during a database outage of a few seconds plus a
+/// client's exponential backoff (1, 2, 4, 8 s), and is still far shorter than an access
+/// token's lifetime.
+pub const DEFAULT_RETRY_WINDOW: Duration = Duration::seconds(30);
+
+/// Replays later than this after the rotation are retries (they spend the replay
+/// budget); earlier ones are concurrent presentations (they do not).
+pub(crate) const CONCURRENT_REPLAY: Duration = Duration::seconds(1);
+
 /// Settings of a [`TokenService`].
 #[derive(Debug, Clone)]
 pub struct TokenServiceConfig {
@@ -55,10 +65,14 @@ pub struct TokenServiceConfig {
     pub idle_timeout: Option<Duration>,
     /// Revocation mode (default `Denylist`).
     pub revocation_mode: RevocationMode,
-    /// Window in which the immediate predecessor may be exchanged again (default 0: strict).
-    pub reuse_grace: Duration,
-    /// How many times one predecessor may be re-exchanged inside the window (default 2).
-    pub max_grace_reuse: i32,
+    /// Retry window: how long after its rotation the immediate predecessor, presented
+    /// again, is answered with the same successor instead of revoking the session
+    /// (default [`DEFAULT_RETRY_WINDOW`]; zero is the strict RFC 9700 reading, any reuse
+    /// revokes). See [`refresh`](super::TokenService::refresh).
+    pub retry_window: Duration,
+    /// How many retry replays (later than one second after the rotation) one predecessor
+    /// may have; concurrent replays spend none (default 2).
+    pub max_retry_replays: i32,
     /// Clock tolerance for `exp`, `nbf`, `iat` (default 5 s).
     pub leeway: Duration,
     /// Longest accepted access-token lifetime (default 1 h).
@@ -84,8 +98,8 @@ impl TokenServiceConfig {
             session_ttl: Duration::days(30),
             idle_timeout: Some(Duration::days(7)),
             revocation_mode: RevocationMode::Denylist,
-            reuse_grace: Duration::ZERO,
-            max_grace_reuse: 2,
+            retry_window: DEFAULT_RETRY_WINDOW,
+            max_retry_replays: 2,
             leeway: Duration::seconds(5),
             max_access_lifetime: Duration::hours(1),
             max_token_bytes: 8 * 1024,
@@ -113,9 +127,9 @@ impl TokenServiceConfig {
         if self.idle_timeout.is_some_and(|d| !positive(d)) {
             return Err(Error::Config("idle_timeout must be positive"));
         }
-        if self.reuse_grace < Duration::ZERO || self.max_grace_reuse < 0 {
+        if self.retry_window < Duration::ZERO || self.max_retry_replays < 0 {
             return Err(Error::Config(
-                "reuse_grace and max_grace_reuse must not be negative",
+                "retry_window and max_retry_replays must not be negative",
             ));
         }
         if self.leeway < Duration::ZERO || self.cache_max_staleness < Duration::ZERO {

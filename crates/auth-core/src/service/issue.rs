@@ -66,6 +66,7 @@ impl<S: TokenStore> TokenService<S> {
             session_id,
             user_id,
             jti,
+            scope: grant.scope.clone(),
         })
     }
 }

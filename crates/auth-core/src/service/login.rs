@@ -200,6 +200,8 @@ impl<S: TokenStore> TokenService<S> {
             session_expires_at,
             user_agent: client.user_agent(),
             ip: client.ip(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scope.clone(),
         };
         self.inner.store.insert_refresh_token(&row).await?;
         let subject = Subject {

@@ -9,11 +9,13 @@ mod issue;
 mod login;
 mod otp;
 mod refresh;
+mod refresh_stats;
 mod revoke;
 
-pub use config::{RevocationMode, TokenServiceConfig};
+pub use config::{DEFAULT_RETRY_WINDOW, RevocationMode, TokenServiceConfig};
 pub use inspect::RefreshTokenInspection;
 pub use otp::{CodeRequested, OneTimeCodes};
+pub use refresh_stats::{REPLAY_DELAY_BUCKETS, RefreshCause, RefreshStats};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -71,6 +73,8 @@ pub struct TokenPair {
     pub user_id: UserId,
     /// The access token's `jti`.
     pub jti: String,
+    /// The scope the access token carries (`None`: no scope).
+    pub scope: Option<String>,
 }
 
 /// What an access token is issued for.
@@ -93,6 +97,7 @@ struct Inner<S> {
     claims: Option<Box<ClaimsProvider>>,
     dummy_hash: OnceLock<String>,
     otp: Option<OneTimeCodes>,
+    refresh_counters: refresh_stats::RefreshCounters,
 }
 
 /// The token logic over a store. Cheap to clone; clones share the cache.
@@ -185,6 +190,7 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
                 claims: self.claims,
                 dummy_hash: OnceLock::new(),
                 otp: self.otp,
+                refresh_counters: Default::default(),
             }),
         })
     }

@@ -148,6 +148,8 @@ pub(crate) async fn token<S: TokenStore>(
             state
                 .check_refresh_limits(client_info.ip, presented)
                 .await?;
+            // The scope asked for, `None` for the session's granted one (RFC 6749 section 6);
+            // the answer names the scope the new access token carries.
             match state
                 .service
                 .refresh_for(presented, &client_info, &claims)
@@ -155,11 +157,19 @@ pub(crate) async fn token<S: TokenStore>(
             {
                 Ok(pair) => {
                     state.metrics.refresh("success");
-                    pair
+                    return Ok(token_response(&pair, pair.scope.as_deref()));
                 }
                 Err(e) => {
                     state.metrics.refresh(error_label(&e));
-                    return Err(e.into());
+                    return Err(match e {
+                        auth_core::Error::InvalidGrant(
+                            auth_core::RefreshRejection::ScopeExceeded,
+                        ) => oauth_error(
+                            "invalid_scope",
+                            "the requested scope exceeds the scope granted to this session",
+                        ),
+                        other => other.into(),
+                    });
                 }
             }
         }

@@ -52,7 +52,7 @@ macro_rules! all_scenarios {
             background_cleanup_runs,
             extractor_protects_another_service,
             revocation_modes_are_honoured,
-            reuse_grace_allows_a_retry,
+            a_retry_gets_the_same_successor,
             oauth_token_endpoint_grants_and_errors,
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,

@@ -119,8 +119,9 @@ pub async fn register_login_me<D: TestDatabase>() {
     s.stop().await;
 }
 
+/// At retry window 0 (strict), a rotated token presented again revokes the session.
 pub async fn refresh_rotates_and_reuse_revokes_the_session<D: TestDatabase>() {
-    let s = TestServer::<D>::start().await;
+    let s = TestServer::<D>::start_with(|c| c.retry_window = Duration::ZERO).await;
     s.register("carol@example.com", PW).await;
     let first = s.login("carol@example.com", PW).await;
 
@@ -831,13 +832,16 @@ pub async fn revocation_modes_are_honoured<D: TestDatabase>() {
     s.stop().await;
 }
 
-/// With a reuse grace, a client whose refresh answer was lost may retry with the
-/// previous token; without one (the default), that retry is a theft signal.
-pub async fn reuse_grace_allows_a_retry<D: TestDatabase>() {
-    let s = TestServer::<D>::start_with(|c| c.reuse_grace = Duration::from_secs(30)).await;
+/// At the default retry window, a client whose refresh answer was lost retries with
+/// the previous token and gets the same successor (and a fresh access token); the
+/// successor goes on. At window 0 the same retry revokes the session.
+pub async fn a_retry_gets_the_same_successor<D: TestDatabase>() {
+    let s = TestServer::<D>::start().await;
     s.register("quinn@example.com", PW).await;
     let t = s.login("quinn@example.com", PW).await;
-    assert_eq!(s.refresh(&t.refresh).await.status(), StatusCode::OK);
+    let first = s.refresh(&t.refresh).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first = tokens(first).await;
     let retry = s.refresh(&t.refresh).await;
     assert_eq!(
         retry.status(),
@@ -846,9 +850,41 @@ pub async fn reuse_grace_allows_a_retry<D: TestDatabase>() {
     );
     let retried = tokens(retry).await;
     assert_eq!(retried.session, t.session);
+    assert_eq!(retried.refresh, first.refresh, "the same successor");
+    assert_ne!(retried.access, first.access, "a fresh access token");
     assert_eq!(
         s.get_bearer("/v1/me", &retried.access).await.status(),
         StatusCode::OK
     );
+    assert_eq!(s.refresh(&retried.refresh).await.status(), StatusCode::OK);
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("authd_refresh_total{outcome=\"replayed\",cause=\"concurrent\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("authd_refresh_total{outcome=\"rotated\"} 2"),
+        "{metrics}"
+    );
     s.stop().await;
+
+    let strict = TestServer::<D>::start_with(|c| c.retry_window = Duration::ZERO).await;
+    strict.register("rhea@example.com", PW).await;
+    let t = strict.login("rhea@example.com", PW).await;
+    assert_eq!(strict.refresh(&t.refresh).await.status(), StatusCode::OK);
+    expect_error(
+        strict.refresh(&t.refresh).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    strict.stop().await;
 }

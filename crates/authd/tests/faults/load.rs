@@ -287,6 +287,45 @@ pub async fn check_invariants(base: &str, clients: &[Client], db: &impl Inspect)
     (worked, ambiguous)
 }
 
+/// After a fault with a retry window: no session has two live refresh tokens, every
+/// token answered 200 is stored, and every client's last token still refreshes; the
+/// same token presented again (a retry of a lost answer) gets the same successor, which
+/// refreshes in turn. Returns the sessions lost (clients that had to log in again).
+pub async fn check_retry_safe(base: &str, clients: &[Client], db: &impl Inspect) -> u32 {
+    let http = http();
+    assert_eq!(db.sessions_with_two_live_tokens().await, 0);
+    for client in clients {
+        for token in &client.received {
+            let hash = *auth_core::RefreshToken::parse(token)
+                .expect("a refresh token")
+                .hash()
+                .as_bytes();
+            assert!(
+                db.stores_token(hash).await,
+                "a token answered 200 was not committed"
+            );
+        }
+    }
+    for (i, client) in clients.iter().enumerate() {
+        let (status, next) = retry_refresh(&http, base, &client.refresh).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "client {i}: its last token still refreshes"
+        );
+        let (again, replayed) = retry_refresh(&http, base, &client.refresh).await;
+        assert_eq!(again, StatusCode::OK, "client {i}: a retry is replayed");
+        assert_eq!(
+            replayed, next,
+            "client {i}: the replay returns the same successor"
+        );
+        let (successor, _) = retry_refresh(&http, base, &next.expect("new token")).await;
+        assert_eq!(successor, StatusCode::OK, "client {i}: the chain goes on");
+    }
+    assert_eq!(db.sessions_with_two_live_tokens().await, 0);
+    clients.iter().map(|c| c.relogins).sum()
+}
+
 async fn retry_refresh(
     http: &reqwest::Client,
     base: &str,

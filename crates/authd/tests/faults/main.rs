@@ -3,7 +3,10 @@
 //! SIGKILLed, each on a throwaway server of its own. After each fault: no session has
 //! two live refresh tokens, every refresh token answered 200 is stored, every client's
 //! last pair works exactly once, SQLite passes `integrity_check`, and authd answered
-//! 503 (never 500) while the database was down and 200 again soon after.
+//! 503 (never 500) while the database was down and 200 again soon after. These run
+//! authd with the strict refresh rule (retry window 0), where a lost answer of a
+//! committed rotation costs the session (the re-logins the report counts); one more
+//! PostgreSQL outage at the default retry window must cost no session at all.
 
 mod load;
 mod servers;
@@ -13,7 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use load::{Client, Inspect, Load, Phase, Tally, check_invariants, http, register_and_login};
+use load::{
+    Client, Inspect, Load, Phase, Tally, check_invariants, check_retry_safe, http,
+    register_and_login,
+};
 use servers::{Authd, MariaDb, Postgres};
 use tokio::sync::Mutex;
 
@@ -21,7 +27,7 @@ use tokio::sync::Mutex;
 const CLIENTS: usize = 8;
 /// Load before the fault, length of the outage, load after recovery.
 const BEFORE: Duration = Duration::from_secs(2);
-const OUTAGE: Duration = Duration::from_secs(4);
+const OUTAGE: Duration = Duration::from_secs(5);
 const AFTER: Duration = Duration::from_secs(3);
 /// authd must answer 200 again within this much of the fault's end.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(30);
@@ -175,6 +181,37 @@ async fn postgres_immediate_shutdown_under_refresh_load() {
         worked,
         ambiguous,
     );
+}
+
+/// The issue-11 fault: PostgreSQL stopped hard for 5 s under the 8-client load, authd
+/// at its default retry window. Clients retry with the token they hold; a rotation
+/// whose answer was lost is replayed, so no session is lost and every client's last
+/// token still refreshes. (At window 0, the test above reports the sessions lost as
+/// re-logins.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_immediate_shutdown_loses_no_session_at_the_default_retry_window() {
+    let _serial = SERIAL.lock().await;
+    let pg = Arc::new(blocking(Postgres::start).await);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let authd = Authd::start_with_window(&pg.url(), dir.path(), None);
+    let (tally, clients) = under_load(&authd.base(), || {
+        let pg = pg.clone();
+        async move {
+            let down = pg.clone();
+            blocking(move || down.stop_immediate()).await;
+            tokio::time::sleep(OUTAGE).await;
+            blocking(move || pg.up()).await;
+        }
+    })
+    .await;
+    assert_database_outage(&tally);
+    let lost = check_retry_safe(&authd.base(), &clients, &pg_inspect(&pg).await).await;
+    let ambiguous: usize = clients.iter().filter(|c| c.ambiguous).count();
+    println!(
+        "FAULT postgres immediate shutdown, default retry window: {} | sessions lost {lost}, clients holding an ambiguous token at the end {ambiguous}",
+        tally.summary()
+    );
+    assert_eq!(lost, 0, "no session lost at the default retry window");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -254,12 +254,24 @@ pub struct Authd {
     pub port: u16,
     database_url: String,
     key_file: PathBuf,
+    retry_window: Option<&'static str>,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Authd {
+    /// authd with the strict refresh rule (retry window 0): every lost answer of a
+    /// committed rotation costs the session, the invariants below are exact.
     pub fn start(database_url: &str, dir: &Path) -> Self {
+        Self::start_with_window(database_url, dir, Some("0"))
+    }
+
+    /// authd with the given `AUTHD_RETRY_WINDOW` (`None`: the default).
+    pub fn start_with_window(
+        database_url: &str,
+        dir: &Path,
+        retry_window: Option<&'static str>,
+    ) -> Self {
         let key_file = dir.join("keys.json");
         let spec = auth_core::KeyringSpec::generate("faults-1", auth_core::SigningAlgorithm::EdDSA)
             .expect("key");
@@ -268,6 +280,7 @@ impl Authd {
             port: free_port(),
             database_url: database_url.to_owned(),
             key_file,
+            retry_window,
             child: None,
             log: dir.join("authd.log"),
         };
@@ -286,7 +299,8 @@ impl Authd {
             .append(true)
             .open(&self.log)
             .expect("authd log");
-        let child = Command::new(env!("CARGO_BIN_EXE_authd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+        command
             .arg("serve")
             .env_clear()
             .env("AUTHD_DATABASE_URL", &self.database_url)
@@ -303,9 +317,11 @@ impl Authd {
             .env("AUTHD_DB_STATEMENT_TIMEOUT", "5s")
             .env("AUTHD_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start authd");
+            .stderr(log);
+        if let Some(window) = self.retry_window {
+            command.env("AUTHD_RETRY_WINDOW", window);
+        }
+        let child = command.spawn().expect("start authd");
         self.child = Some(child);
         let port = self.port;
         wait_until("authd", Duration::from_secs(60), || port_answers(port));

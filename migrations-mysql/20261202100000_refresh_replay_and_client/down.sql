@@ -1,0 +1,4 @@
+ALTER TABLE auth_user_tokens
+  DROP COLUMN scope,
+  DROP COLUMN client_id,
+  DROP COLUMN successor_seed;
