@@ -580,16 +580,17 @@ async fn cleanup<B: Backend>(service: &TokenService<B>, settings: &Settings) -> 
                 _ = ticker.tick() => eprintln!("  round {}: still deleting ({}s)", i + 1, started.elapsed().as_secs()),
             }
         };
-        total.refresh_tokens += report.refresh_tokens;
-        total.revoked_tokens += report.revoked_tokens;
-        total.access_tokens += report.access_tokens;
+        total.add(&report);
         println!(
-            "round {}/{} ({label}): refresh_tokens={} revoked_tokens={} access_tokens={}",
+            "round {}/{} ({label}): refresh_tokens={} revoked_tokens={} access_tokens={} \
+             one_time_codes={} code_locks={}",
             i + 1,
             CLEANUP_ROUNDS.len(),
             report.refresh_tokens,
             report.revoked_tokens,
-            report.access_tokens
+            report.access_tokens,
+            report.one_time_codes,
+            report.code_locks
         );
     }
     let event = AuditEvent {
