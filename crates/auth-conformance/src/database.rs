@@ -20,6 +20,9 @@ pub enum Table {
     AuditLogs,
     /// One-time codes (phone sign-in).
     OneTimeCodes,
+    /// Rows kept only to serialise code requests per phone and IP (MySQL's
+    /// `one_time_code_locks`); always empty on a backend without such rows.
+    CodeLocks,
 }
 
 /// A fresh, migrated, empty database and the store over it.

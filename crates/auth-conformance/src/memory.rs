@@ -149,6 +149,7 @@ impl TestDatabase for MemoryTestDb {
             Table::AccessTokens => t.access_tokens.len(),
             Table::AuditLogs => t.audit.len(),
             Table::OneTimeCodes => t.codes.len(),
+            Table::CodeLocks => 0,
         };
         n as u64
     }

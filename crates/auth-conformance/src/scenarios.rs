@@ -820,6 +820,7 @@ pub async fn cleanup_counts_and_keeps<D: TestDatabase>(db: &D) {
     let policy = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: 1,
+        ..CleanupPolicy::default()
     };
     let report = f.svc.cleanup(&policy).await.unwrap();
     assert_eq!(report.refresh_tokens, 2);
@@ -1369,6 +1370,7 @@ macro_rules! conformance_tests {
             revoke_access_token_is_idempotent,
             revocation_events_follow_the_cursor_and_the_recheck_window,
             cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
+            cleanup_removes_spent_codes_outside_the_limit_window,
         );
     };
     (@each $db:ty; $module:ident; $($scenario:ident),* $(,)?) => {

@@ -26,7 +26,7 @@ mod verified_cache;
 
 pub use audit::{AuditEvent, AuditKind, AuditRecord};
 pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
-pub use cleanup::{CleanupPolicy, CleanupReport};
+pub use cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
     AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,

@@ -9,7 +9,7 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, DeletedBatch, run_cleanup};
 use crate::commands::{
     AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
 };
@@ -162,17 +162,33 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
 }
 
-/// Removal of expired rows.
+/// Removal of expired rows: the rules, the loop and the counting are core's; a backend
+/// translates one batch of one rule.
 pub trait Cleanup: Send + Sync {
-    /// Deletes, in batches of `policy.batch_size`: refresh-token rows of sessions that
-    /// ended (absolute expiry, or revocation) more than `policy.retention` before `now`;
-    /// revocation rows whose `expires_at` is before `now`; allowlist rows whose token
-    /// expired before `now`. Rotated rows of live sessions are kept.
+    /// Deletes at most `batch.limit` rows matching `batch.rule` (see
+    /// [`CleanupRule`](crate::CleanupRule) for each rule's rows and key) whose key is
+    /// before `batch.cutoff` and at or after `batch.after`, in one short transaction;
+    /// returns how many and the highest key deleted.
+    fn delete_expired_batch(
+        &self,
+        batch: &CleanupBatch,
+    ) -> impl Future<Output = Result<DeletedBatch>> + Send;
+
+    /// Applies every [`CleanupRule`](crate::CleanupRule) at `now` in batches of
+    /// `policy.batch_size`: refresh-token rows of sessions that ended more than
+    /// `policy.retention` before `now`, expired revocation and allowlist rows, spent
+    /// one-time codes outside the limit window. Rotated rows of live sessions are kept.
+    /// Backends keep this provided loop.
     fn cleanup(
         &self,
         policy: &CleanupPolicy,
         now: OffsetDateTime,
-    ) -> impl Future<Output = Result<CleanupReport>> + Send;
+    ) -> impl Future<Output = Result<CleanupReport>> + Send
+    where
+        Self: Sized,
+    {
+        run_cleanup(self, policy, now)
+    }
 }
 
 /// Everything a [`TokenService`](crate::TokenService) needs from a backend.

@@ -42,6 +42,13 @@ struct LiveCode {
 }
 
 const LOCK: &str = "INSERT INTO one_time_code_locks (lock_key) VALUES (?) ON DUPLICATE KEY UPDATE lock_key = lock_key";
+
+/// At most `?` lock rows whose phone or IP has no code row left (keys as [`issue`]
+/// writes them: `phone:` or `ip:` and the value), so no limit counts them any more.
+pub(crate) const DELETE_UNUSED_LOCKS: &str = "DELETE FROM one_time_code_locks \
+     WHERE lock_key NOT IN (SELECT CONCAT('phone:', phone_number) FROM one_time_codes) \
+       AND lock_key NOT IN (SELECT CONCAT('ip:', ip) FROM one_time_codes WHERE ip IS NOT NULL) \
+     LIMIT ?";
 const NTH_NEWEST_OF_PHONE: &str = "SELECT created_at FROM one_time_codes \
      WHERE phone_number = ? AND created_at > ? ORDER BY created_at DESC LIMIT 1 OFFSET ?";
 const NTH_NEWEST_OF_IP: &str = "SELECT created_at FROM one_time_codes \

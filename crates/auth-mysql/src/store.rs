@@ -2,10 +2,8 @@
 
 use std::fmt;
 
-use auth_core::time::OffsetDateTime;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Datetime, Unsigned};
-use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
+use diesel_async::{AnsiTransactionManager, TransactionManager};
 
 use crate::error::MySqlError;
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
@@ -166,26 +164,6 @@ impl MySqlTokenStore {
         Ok(self.pool.get().await?)
     }
 
-    /// Deletes rows matching `sql` (one `?` for the cutoff, one for the batch size) in
-    /// batches, each its own statement and so its own short transaction.
-    pub(crate) async fn delete_in_batches(
-        &self,
-        sql: &'static str,
-        cutoff: OffsetDateTime,
-        batch: u32,
-    ) -> Result<u64, MySqlError> {
-        let batch = u64::from(batch.max(1));
-        let mut total = 0;
-        loop {
-            let query = diesel::sql_query(sql)
-                .bind::<Datetime, _>(cutoff)
-                .bind::<Unsigned<BigInt>, _>(batch);
-            let n = with_conn!(self, |conn| query.execute(conn).await)? as u64;
-            total += n;
-            if n < batch {
-                return Ok(total);
-            }
-        }
     }
 }
 

@@ -140,6 +140,7 @@ impl TestDatabase for TestDb {
             Table::RevokedTokens => "SELECT COUNT(*) FROM revoked_tokens",
             Table::AuditLogs => "SELECT COUNT(*) FROM audit_logs",
             Table::OneTimeCodes => "SELECT COUNT(*) FROM one_time_codes",
+            Table::CodeLocks => "SELECT COUNT(*) FROM one_time_code_locks",
         };
         self.scalar(sql).await
     }

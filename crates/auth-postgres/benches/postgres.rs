@@ -349,6 +349,7 @@ async fn cleanup_bench(store: &PgTokenStore, rows: u64, batch: u32) {
     let policy = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: batch,
+        ..CleanupPolicy::default()
     };
     let started = Instant::now();
     let (report, stats) = store

@@ -1,8 +1,12 @@
-//! [`Cleanup`]: batched deletes, each batch its own short statement and transaction.
+//! [`Cleanup`]: one batch of one rule is one short statement in its own transaction,
+//! walking the rule's key with a keyset cursor.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use auth_core::{Cleanup, CleanupPolicy, CleanupReport, Result};
+use auth_core::{
+    Cleanup, CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch, Result,
+};
 use time::OffsetDateTime;
 
 use crate::error::db;
@@ -21,6 +25,59 @@ pub struct PgCleanupStats {
 /// Below every stored timestamp: where each keyset scan starts.
 const LOWEST_KEY: OffsetDateTime = time::macros::datetime!(1000-01-01 0:00 UTC);
 
+/// The delete of one batch of `rule` (`$1` cutoff, `$2` batch size, `$3` cursor).
+fn delete_batch_sql(rule: CleanupRule) -> Option<&'static str> {
+    Some(match rule {
+        CleanupRule::ExpiredSessions => PgStatements::DELETE_EXPIRED_SESSIONS,
+        CleanupRule::RevokedSessions => PgStatements::DELETE_REVOKED_SESSIONS,
+        CleanupRule::ExpiredRevocations => PgStatements::DELETE_EXPIRED_REVOCATIONS,
+        CleanupRule::ExpiredAccessTokens => PgStatements::DELETE_EXPIRED_ACCESS_TOKENS,
+        CleanupRule::SpentOneTimeCodes => PgStatements::DELETE_SPENT_ONE_TIME_CODES,
+        // Code requests lock their code rows; there are no lock rows.
+        CleanupRule::UnusedCodeLocks => return None,
+    })
+}
+
+impl Cleanup for PgTokenStore {
+    async fn delete_expired_batch(&self, batch: &CleanupBatch) -> Result<DeletedBatch> {
+        let Some(sql) = delete_batch_sql(batch.rule) else {
+            return Ok(DeletedBatch::default());
+        };
+        let (deleted, last_key): (i64, Option<OffsetDateTime>) = sqlx::query_as(sql)
+            .bind(batch.cutoff)
+            .bind(i64::from(batch.limit.max(1)))
+            .bind(batch.after.unwrap_or(LOWEST_KEY))
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(DeletedBatch {
+            deleted: u64::try_from(deleted).unwrap_or(0),
+            last_key,
+        })
+    }
+}
+
+/// A store whose batches are timed: core's cleanup loop over it fills the statistics.
+struct TimedBatches<'a> {
+    store: &'a PgTokenStore,
+    stats: Mutex<PgCleanupStats>,
+}
+
+impl Cleanup for TimedBatches<'_> {
+    async fn delete_expired_batch(&self, batch: &CleanupBatch) -> Result<DeletedBatch> {
+        if delete_batch_sql(batch.rule).is_none() {
+            return Ok(DeletedBatch::default());
+        }
+        let started = Instant::now();
+        let done = self.store.delete_expired_batch(batch).await?;
+        let took = started.elapsed();
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.batches += 1;
+        stats.longest_batch = stats.longest_batch.max(took);
+        Ok(done)
+    }
+}
+
 impl PgTokenStore {
     /// [`Cleanup::cleanup`] with per-batch statistics.
     pub async fn cleanup_with_stats(
@@ -28,91 +85,12 @@ impl PgTokenStore {
         policy: &CleanupPolicy,
         now: OffsetDateTime,
     ) -> Result<(CleanupReport, PgCleanupStats)> {
-        let cutoff = now - policy.retention;
-        let batch = policy.batch_size;
-        let mut stats = PgCleanupStats::default();
-        // A session ended when it expired or was revoked; a row matching either rule is
-        // a row of an ended session. Rotated rows of live sessions match neither.
-        let refresh_tokens = self
-            .delete_in_batches(
-                PgStatements::DELETE_EXPIRED_SESSIONS,
-                cutoff,
-                batch,
-                &mut stats,
-            )
-            .await?
-            + self
-                .delete_in_batches(
-                    PgStatements::DELETE_REVOKED_SESSIONS,
-                    cutoff,
-                    batch,
-                    &mut stats,
-                )
-                .await?;
-        let revoked_tokens = self
-            .delete_in_batches(
-                PgStatements::DELETE_EXPIRED_REVOCATIONS,
-                now,
-                batch,
-                &mut stats,
-            )
-            .await?;
-        let access_tokens = self
-            .delete_in_batches(
-                PgStatements::DELETE_EXPIRED_ACCESS_TOKENS,
-                now,
-                batch,
-                &mut stats,
-            )
-            .await?;
-        Ok((
-            CleanupReport {
-                refresh_tokens,
-                revoked_tokens,
-                access_tokens,
-            },
-            stats,
-        ))
-    }
-
-    /// Runs one batched delete to completion: statements of at most `batch` rows, each
-    /// in its own implicit transaction, until a statement deletes fewer than `batch`.
-    async fn delete_in_batches(
-        &self,
-        sql: &'static str,
-        cutoff: OffsetDateTime,
-        batch: u32,
-        stats: &mut PgCleanupStats,
-    ) -> Result<u64> {
-        let batch = batch.max(1);
-        let mut total = 0;
-        // Keyset cursor: each batch starts at the previous batch's highest key.
-        let mut from = LOWEST_KEY;
-        loop {
-            let started = Instant::now();
-            let (deleted, last): (i64, Option<OffsetDateTime>) = sqlx::query_as(sql)
-                .bind(cutoff)
-                .bind(i64::from(batch))
-                .bind(from)
-                .fetch_one(self.pool())
-                .await
-                .map_err(db)?;
-            let deleted = u64::try_from(deleted).unwrap_or(0);
-            stats.batches += 1;
-            stats.longest_batch = stats.longest_batch.max(started.elapsed());
-            total += deleted;
-            match last {
-                Some(last) if deleted >= u64::from(batch) => from = last,
-                _ => return Ok(total),
-            }
-        }
-    }
-}
-
-impl Cleanup for PgTokenStore {
-    async fn cleanup(&self, policy: &CleanupPolicy, now: OffsetDateTime) -> Result<CleanupReport> {
-        self.cleanup_with_stats(policy, now)
-            .await
-            .map(|(report, _)| report)
+        let timed = TimedBatches {
+            store: self,
+            stats: Mutex::default(),
+        };
+        let report = timed.cleanup(policy, now).await?;
+        let stats = timed.stats.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok((report, stats))
     }
 }

@@ -156,4 +156,21 @@ impl PgStatements {
               AND expires_at < $1 \
             RETURNING expires_at AS key \
         ) SELECT (SELECT count(*) FROM batch), (SELECT max(key) FROM batch) FROM async";
+
+    /// One-time-code rows created before the cutoff `$1` that are spent (consumed,
+    /// revoked, out of attempts, or expired before `$1`), from `created_at >= $3` up; at
+    /// most `$2` rows.
+    pub const DELETE_SPENT_ONE_TIME_CODES: &'static str = "WITH async AS MATERIALIZED ( \
+            SELECT set_config('synchronous_commit', 'off', true) \
+        ), batch AS ( \
+            DELETE FROM one_time_codes WHERE ctid = ANY(ARRAY( \
+                SELECT ctid FROM one_time_codes WHERE created_at < $1 AND created_at >= $3 \
+                  AND (consumed_at IS NOT NULL OR revoked_at IS NOT NULL \
+                       OR attempts >= max_attempts OR expires_at < $1) \
+                ORDER BY created_at LIMIT $2)) \
+              AND created_at < $1 \
+              AND (consumed_at IS NOT NULL OR revoked_at IS NOT NULL \
+                   OR attempts >= max_attempts OR expires_at < $1) \
+            RETURNING created_at AS key \
+        ) SELECT (SELECT count(*) FROM batch), (SELECT max(key) FROM batch) FROM async";
 }

@@ -104,6 +104,7 @@ async fn batches_walk_every_rule_across_equal_keys() {
     let policy = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: 1000,
+        ..CleanupPolicy::default()
     };
     let (report, stats) = store.cleanup_with_stats(&policy, t).await.expect("cleanup");
 
@@ -135,6 +136,7 @@ async fn batches_walk_every_rule_across_equal_keys() {
     let one = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: 1,
+        ..CleanupPolicy::default()
     };
     let (report, stats) = store.cleanup_with_stats(&one, t).await.expect("cleanup");
     assert_eq!(report.refresh_tokens, 5);
@@ -166,6 +168,7 @@ async fn the_durability_setting_never_leaks_to_pooled_connections() {
     let policy = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: 3,
+        ..CleanupPolicy::default()
     };
     let report = auth_core::Cleanup::cleanup(&one_connection, &policy, now())
         .await

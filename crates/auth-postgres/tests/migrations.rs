@@ -350,6 +350,7 @@ async fn the_function_and_the_batched_store_cleanup_remove_the_same_rows() {
     let policy = CleanupPolicy {
         retention: Duration::days(30),
         batch_size: 2,
+        ..CleanupPolicy::default()
     };
     let report = b
         .store()

@@ -595,12 +595,15 @@ async fn cleanup<B: Backend>(service: &TokenService<B>, settings: &Settings) -> 
         }
     };
     println!(
-        "removed {} rows in {:.1}s: refresh_tokens={} revoked_tokens={} access_tokens={}",
+        "removed {} rows in {:.1}s: refresh_tokens={} revoked_tokens={} access_tokens={} \
+         one_time_codes={} code_locks={}",
         report.total(),
         started.elapsed().as_secs_f64(),
         report.refresh_tokens,
         report.revoked_tokens,
-        report.access_tokens
+        report.access_tokens,
+        report.one_time_codes,
+        report.code_locks
     );
     Ok(())
 }

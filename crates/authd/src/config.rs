@@ -570,6 +570,7 @@ impl SettingsArgs {
                     .cleanup_retention
                     .map_or(d.cleanup.retention, |s| secs(s.0)),
                 batch_size: self.cleanup_batch_size.unwrap_or(d.cleanup.batch_size),
+                ..d.cleanup
             },
             rate_limits: RateLimitSettings {
                 login_per_ip: self.login_per_ip.unwrap_or(r.login_per_ip),

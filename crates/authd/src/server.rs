@@ -122,6 +122,8 @@ async fn cleanup_loop<S: TokenStore>(
                     refresh_tokens = report.refresh_tokens,
                     revoked_tokens = report.revoked_tokens,
                     access_tokens = report.access_tokens,
+                    one_time_codes = report.one_time_codes,
+                    code_locks = report.code_locks,
                     "cleanup"
                 );
             }

@@ -1,8 +1,10 @@
 //! Cleanup at the store: what each rule removes and keeps, in batches of one.
 
-use auth_core::time::Duration;
+use auth_core::time::{Duration, OffsetDateTime};
 use auth_core::{
-    AccessTokenEntry, AccessTokenStore, Cleanup, CleanupPolicy, RefreshTokenStore, RevokeReason,
+    AccessTokenEntry, AccessTokenStore, Cleanup, CleanupPolicy, CodeAttempt, CodeHash, CodeId,
+    CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode, OneTimeCodeStore, PhoneNumber,
+    RedeemCode, RefreshTokenStore, RevokeReason, TokenStore,
 };
 
 use super::{rotation, t0, user};
@@ -78,6 +80,7 @@ pub async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions<D: TestDatab
     let policy = CleanupPolicy {
         retention,
         batch_size: 1,
+        ..CleanupPolicy::default()
     };
     let report = store.cleanup(&policy, now).await.unwrap();
     assert_eq!(
@@ -107,6 +110,204 @@ pub async fn cleanup_counts_and_keeps_rotated_rows_of_live_sessions<D: TestDatab
     let policy = CleanupPolicy {
         retention,
         batch_size: 1000,
+        ..CleanupPolicy::default()
     };
     assert_eq!(store.cleanup(&policy, now).await.unwrap().total(), 0);
+}
+
+/// Issues a code for `phone` from `ip` at `at`, valid for `ttl`, under limits that
+/// refuse nothing earlier rows could trigger.
+async fn issue<S: TokenStore>(
+    store: &S,
+    phone: &str,
+    ip: &str,
+    at: OffsetDateTime,
+    ttl: Duration,
+    max_attempts: u32,
+) -> NewCode {
+    let code = NewCode {
+        id: CodeId::new(),
+        phone: PhoneNumber::from_stored(phone.into()),
+        hash: CodeHash([7; 32]),
+        ip: Some(ip.into()),
+        created_at: at,
+        expires_at: at + ttl,
+        max_attempts,
+    };
+    let limits = CodeLimits {
+        resend_after: at,
+        window_start: at,
+        max_per_phone: 100,
+        max_per_ip: 100,
+    };
+    let cmd = IssueCode {
+        code: code.clone(),
+        limits,
+    };
+    assert_eq!(store.issue_code(&cmd).await.unwrap(), IssueOutcome::Issued);
+    code
+}
+
+/// Spends one attempt on the phone's live code at `at`.
+async fn attempt<S: TokenStore>(store: &S, code: &NewCode, at: OffsetDateTime) {
+    let cmd = CodeAttempt {
+        phone: code.phone.clone(),
+        at,
+    };
+    let ticket = store.begin_code_attempt(&cmd).await.unwrap().unwrap();
+    assert_eq!(ticket.id, code.id);
+}
+
+/// One-time-code rows go once they are spent (consumed, revoked, out of attempts or
+/// expired) and created before the limit window; rows the limits still count, and codes
+/// still redeemable, stay, and the limits still see them. Lock rows (MySQL) go with
+/// the last code of their phone or IP. Batches of one; a second run removes nothing.
+pub async fn cleanup_removes_spent_codes_outside_the_limit_window<D: TestDatabase>(db: &D) {
+    let store = db.store();
+    let now = t0() + Duration::days(100);
+    let window = Duration::hours(1);
+    let minutes = Duration::minutes;
+    let (old_ip, new_ip) = ("198.51.100.1", "198.51.100.2");
+
+    // Removed: consumed, expired, and superseded (revoked) codes created before the window.
+    let consumed = issue(
+        &store,
+        "+15550000001",
+        old_ip,
+        now - minutes(180),
+        minutes(5),
+        5,
+    )
+    .await;
+    attempt(&store, &consumed, now - minutes(179)).await;
+    let redeem = RedeemCode {
+        id: consumed.id,
+        phone: consumed.phone.clone(),
+        at: now - minutes(179),
+    };
+    assert!(store.redeem_code(&redeem).await.unwrap().is_some());
+    issue(
+        &store,
+        "+15550000002",
+        old_ip,
+        now - minutes(120),
+        minutes(5),
+        5,
+    )
+    .await;
+    issue(
+        &store,
+        "+15550000003",
+        new_ip,
+        now - minutes(90),
+        minutes(5),
+        5,
+    )
+    .await;
+    // Removed: out of attempts, though not yet expired.
+    let burned = issue(
+        &store,
+        "+15550000004",
+        new_ip,
+        now - minutes(61),
+        minutes(30),
+        1,
+    )
+    .await;
+    attempt(&store, &burned, now - minutes(60)).await;
+    // Kept: the superseding code (expired, but inside the window), a consumed code
+    // inside the window, and a live code created before the window.
+    issue(
+        &store,
+        "+15550000003",
+        new_ip,
+        now - minutes(30),
+        minutes(5),
+        5,
+    )
+    .await;
+    let recent = issue(
+        &store,
+        "+15550000005",
+        new_ip,
+        now - minutes(20),
+        minutes(5),
+        5,
+    )
+    .await;
+    attempt(&store, &recent, now - minutes(19)).await;
+    let redeem = RedeemCode {
+        id: recent.id,
+        phone: recent.phone.clone(),
+        at: now - minutes(19),
+    };
+    assert!(store.redeem_code(&redeem).await.unwrap().is_some());
+    let live = issue(
+        &store,
+        "+15550000006",
+        new_ip,
+        now - minutes(61),
+        minutes(62),
+        5,
+    )
+    .await;
+    assert_eq!(db.count_rows(Table::OneTimeCodes).await, 7);
+    // MySQL: one lock row per phone (6) and per IP (2); the old IP's and the first
+    // two phones' have no code left afterwards (the fourth phone's code is burned too).
+    let locks = db.count_rows(Table::CodeLocks).await;
+    assert!(locks == 0 || locks == 8, "{locks} lock rows");
+
+    let policy = CleanupPolicy {
+        batch_size: 1,
+        code_retention: window,
+        ..CleanupPolicy::default()
+    };
+    let report = store.cleanup(&policy, now).await.unwrap();
+    assert_eq!(report.one_time_codes, 4, "{report:?}");
+    assert_eq!(
+        report.code_locks,
+        if locks == 0 { 0 } else { 4 },
+        "{report:?}"
+    );
+    assert_eq!(db.count_rows(Table::OneTimeCodes).await, 3);
+    assert_eq!(
+        db.count_rows(Table::CodeLocks).await,
+        locks - report.code_locks
+    );
+
+    // The kept rows still count: the phone whose consumed code is inside the window is
+    // at its limit of one, and the live code can still be attempted.
+    let mut again = issue_cmd(&recent.phone, now);
+    again.limits.max_per_phone = 1;
+    assert_eq!(
+        store.issue_code(&again).await.unwrap(),
+        IssueOutcome::Limited {
+            limit: CodeLimit::Phone,
+            since: recent.created_at,
+        }
+    );
+    attempt(&store, &live, now).await;
+    assert_eq!(store.cleanup(&policy, now).await.unwrap().total(), 0);
+}
+
+/// A request for a new code for `phone` at `at` from a fresh IP, limited only by the
+/// per-phone count over the last hour.
+fn issue_cmd(phone: &PhoneNumber, at: OffsetDateTime) -> IssueCode {
+    IssueCode {
+        code: NewCode {
+            id: CodeId::new(),
+            phone: phone.clone(),
+            hash: CodeHash([8; 32]),
+            ip: Some("203.0.113.9".into()),
+            created_at: at,
+            expires_at: at + Duration::minutes(5),
+            max_attempts: 5,
+        },
+        limits: CodeLimits {
+            resend_after: at - Duration::seconds(60),
+            window_start: at - Duration::hours(1),
+            max_per_phone: 5,
+            max_per_ip: 100,
+        },
+    }
 }

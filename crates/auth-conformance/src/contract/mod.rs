@@ -11,7 +11,10 @@ mod records;
 mod revocation;
 mod rotation;
 
-pub use cleanup::cleanup_counts_and_keeps_rotated_rows_of_live_sessions;
+pub use cleanup::{
+    cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
+    cleanup_removes_spent_codes_outside_the_limit_window,
+};
 pub use feed::{
     revocation_events_follow_the_cursor_and_the_recheck_window, revoke_access_token_is_idempotent,
 };

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{MemoryCode, MemoryError, MemoryTables, MemoryUser};
 use crate::audit::{AuditEvent, AuditRecord};
+use crate::cleanup::{CleanupBatch, CleanupRule, DeletedBatch};
 use crate::error::{Error, Result};
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent, RevokedItem};
@@ -408,26 +409,36 @@ impl State {
 
     // ------------------------------------------------------------ cleanup
 
-    /// Deletes at most `limit` refresh-token rows of sessions that ended (absolute
-    /// expiry or revocation) before `cutoff`; returns how many.
-    pub(super) fn delete_ended_sessions(&mut self, cutoff: OffsetDateTime, limit: usize) -> u64 {
-        delete_first(&mut self.refresh_tokens, limit, |r| {
-            r.token.session_expires_at < cutoff || r.revoked_at.is_some_and(|at| at < cutoff)
-        })
-    }
-
-    /// Deletes at most `limit` revocation events that expired before `now`.
-    pub(super) fn delete_expired_events(&mut self, now: OffsetDateTime, limit: usize) -> u64 {
-        delete_first(&mut self.events, limit, |e| e.expires_at < now)
-    }
-
-    /// Deletes at most `limit` allowlist rows whose token expired before `now`.
-    pub(super) fn delete_expired_access_tokens(
-        &mut self,
-        now: OffsetDateTime,
-        limit: usize,
-    ) -> u64 {
-        delete_first(&mut self.access_tokens, limit, |e| e.expires_at < now)
+    /// Deletes the first `batch.limit` rows matching `batch.rule` before `batch.cutoff`
+    /// (every matching row is at or after the cursor, so it is not needed here).
+    pub(super) fn delete_expired_batch(&mut self, batch: &CleanupBatch) -> DeletedBatch {
+        let (cutoff, limit) = (batch.cutoff, batch.limit.max(1) as usize);
+        let deleted = match batch.rule {
+            CleanupRule::ExpiredSessions => delete_first(&mut self.refresh_tokens, limit, |r| {
+                r.token.session_expires_at < cutoff
+            }),
+            CleanupRule::RevokedSessions => delete_first(&mut self.refresh_tokens, limit, |r| {
+                r.revoked_at.is_some_and(|at| at < cutoff)
+            }),
+            CleanupRule::ExpiredRevocations => {
+                delete_first(&mut self.events, limit, |e| e.expires_at < cutoff)
+            }
+            CleanupRule::ExpiredAccessTokens => {
+                delete_first(&mut self.access_tokens, limit, |e| e.expires_at < cutoff)
+            }
+            CleanupRule::SpentOneTimeCodes => delete_first(&mut self.codes, limit, |c| {
+                c.code.created_at < cutoff
+                    && (c.consumed_at.is_some()
+                        || c.revoked_at.is_some()
+                        || c.attempts >= c.code.max_attempts
+                        || c.code.expires_at < cutoff)
+            }),
+            CleanupRule::UnusedCodeLocks => 0,
+        };
+        DeletedBatch {
+            deleted,
+            last_key: None,
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::MemoryStore;
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::cleanup::{CleanupPolicy, CleanupReport};
+use crate::cleanup::{CleanupBatch, DeletedBatch};
 use crate::commands::{
     AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
 };
@@ -147,23 +147,7 @@ impl AuditLog for MemoryStore {
 impl Cleanup for MemoryStore {
     /// Each batch takes the lock on its own, as each database batch is its own
     /// transaction.
-    async fn cleanup(&self, policy: &CleanupPolicy, now: OffsetDateTime) -> Result<CleanupReport> {
-        let batch = policy.batch_size.max(1) as usize;
-        let cutoff = now - policy.retention;
-        let drain = |delete: &dyn Fn(&MemoryStore) -> u64| {
-            let mut total = 0;
-            loop {
-                let n = delete(self);
-                total += n;
-                if n < batch as u64 {
-                    return total;
-                }
-            }
-        };
-        Ok(CleanupReport {
-            refresh_tokens: drain(&|s| s.lock().delete_ended_sessions(cutoff, batch)),
-            revoked_tokens: drain(&|s| s.lock().delete_expired_events(now, batch)),
-            access_tokens: drain(&|s| s.lock().delete_expired_access_tokens(now, batch)),
-        })
+    async fn delete_expired_batch(&self, batch: &CleanupBatch) -> Result<DeletedBatch> {
+        Ok(self.lock().delete_expired_batch(batch))
     }
 }

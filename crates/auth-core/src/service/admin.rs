@@ -77,10 +77,15 @@ impl<S: TokenStore> TokenService<S> {
         self.logout_all(user, client).await.map(|_| ())
     }
 
-    /// Removes expired rows (see [`Cleanup`](crate::Cleanup)) and records a CLEANUP audit row.
+    /// Removes expired rows (see [`Cleanup`](crate::Cleanup)) and records a CLEANUP audit
+    /// row. One-time codes are kept at least for the configured limit window.
     pub async fn cleanup(&self, policy: &CleanupPolicy) -> Result<CleanupReport> {
         let now = self.now();
-        let report = self.inner.store.cleanup(policy, now).await?;
+        let mut policy = *policy;
+        if let Some(otp) = &self.inner.otp {
+            policy.code_retention = policy.code_retention.max(otp.config.limit_window);
+        }
+        let report = self.inner.store.cleanup(&policy, now).await?;
         let details = serde_json::to_value(report).unwrap_or_default();
         self.audit(
             AuditKind::Cleanup,
