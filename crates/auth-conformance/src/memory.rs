@@ -52,6 +52,26 @@ fn rows(tables: MemoryTables) -> Vec<Row> {
                 ("tokens_valid_after", opt_time(r.tokens_valid_after)),
                 ("last_login", opt_time(r.last_login)),
                 ("created_at", Cell::Time(u.created_at)),
+                ("phone_number", opt_text(u.phone_number)),
+                ("is_verified", text(u.is_verified)),
+            ],
+        });
+    }
+    for c in tables.codes {
+        let code = c.code;
+        rows.push(Row {
+            table: "one_time_codes",
+            cells: vec![
+                ("id", text(code.id.0)),
+                ("phone_number", text(code.phone.as_str())),
+                ("code_hash", Cell::Bytes(code.hash.0.to_vec())),
+                ("ip", opt_text(code.ip)),
+                ("created_at", Cell::Time(code.created_at)),
+                ("expires_at", Cell::Time(code.expires_at)),
+                ("attempts", text(c.attempts)),
+                ("max_attempts", text(code.max_attempts)),
+                ("consumed_at", opt_time(c.consumed_at)),
+                ("revoked_at", opt_time(c.revoked_at)),
             ],
         });
     }

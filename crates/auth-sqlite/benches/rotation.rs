@@ -191,6 +191,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The pools close their connections on a blocking task when dropped, here in
+    // `main` between the measured phases: that needs the runtime's context.
+    let _context = rt.enter();
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("store.db");
     let bare_path = dir.path().join("bare.db");

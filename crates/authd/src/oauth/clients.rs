@@ -364,6 +364,21 @@ mod tests {
     }
 
     #[test]
+    fn grant_type_names() {
+        assert_eq!(
+            GrantType::parse(PHONE_CODE_GRANT),
+            Some(GrantType::PhoneCode)
+        );
+        assert_eq!(GrantType::parse("phone_code"), None);
+        let off: Vec<_> = GrantType::supported(false).collect();
+        assert_eq!(off, [GrantType::Password, GrantType::RefreshToken]);
+        assert_eq!(GrantType::supported(true).count(), GrantType::ALL.len());
+        let settings: ClientSettings =
+            toml::from_str("id = \"app\"\ngrants = [\"phone_code\"]").unwrap();
+        assert_eq!(settings.grants, [GrantType::PhoneCode]);
+    }
+
+    #[test]
     fn settings_are_checked() {
         let bad_origin = ClientSettings {
             id: "x".into(),

@@ -11,6 +11,9 @@ use crate::otp::start_with_webhook;
 
 const PHONE: &str = "+13128059851";
 
+/// Form parameters of one request.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 fn register_clients(settings: &mut authd::Settings) {
     settings.clients = ClientRegistry::from_settings(&[
         ClientSettings {
@@ -119,7 +122,7 @@ pub async fn oauth_phone_code_grant<D: E2eDatabase>() {
         ("code", right),
         ("scope", "admin"),
     ];
-    let cases: [(&[(&str, &str)], StatusCode, &str); 6] = [
+    let cases: [(Form<'_>, StatusCode, &str); 6] = [
         (&missing_code, StatusCode::BAD_REQUEST, "invalid_request"),
         (&missing_phone, StatusCode::BAD_REQUEST, "invalid_request"),
         (&malformed_phone, StatusCode::BAD_REQUEST, "invalid_request"),
