@@ -90,9 +90,11 @@ struct Authd {
 /// authd's router over HTTPS on a free port, with the confidential client `rs`.
 async fn start_https_authd(tls: Arc<ServerConfig>) -> Authd {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteTokenStore::open(dir.path().join("authd.db"))
+    let path = dir.path().join("authd.db");
+    let store = SqliteTokenStore::connect(&format!("sqlite:{}", path.display()))
         .await
         .unwrap();
+    store.migrate().await.unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("https://{}", tcp.local_addr().unwrap());
     let (secret, hash) = authd::generate_client_secret().unwrap();

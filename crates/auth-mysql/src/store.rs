@@ -163,8 +163,6 @@ impl MySqlTokenStore {
     pub(crate) async fn conn(&self) -> Result<MySqlPooledConnection, MySqlError> {
         Ok(self.pool.get().await?)
     }
-
-    }
 }
 
 pub(crate) fn uuid_bytes(id: &uuid::Uuid) -> &[u8] {
