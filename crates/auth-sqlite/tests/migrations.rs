@@ -239,7 +239,10 @@ async fn each_down_removes_exactly_its_tables() {
 async fn down_to_a_version_keeps_it() {
     let (_dir, store) = temp_store();
     store.migrate_up().await.unwrap();
-    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![9, 8, 7, 6, 5, 4]);
+    assert_eq!(
+        store.migrate_down_to(3).await.unwrap(),
+        vec![9, 8, 7, 6, 5, 4]
+    );
     assert_eq!(
         tables(&store).await,
         ["refresh_tokens", "revoked_tokens", "users"]
