@@ -17,6 +17,8 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    // The store's pool is dropped at the end, inside the runtime's context.
+    let _runtime = rt.enter();
     let dir = tempfile::tempdir().unwrap();
     let svc = rt.block_on(async {
         let store = auth_sqlite::SqliteTokenStore::open(dir.path().join("bench.db"))
