@@ -1,4 +1,4 @@
 ALTER TABLE refresh_tokens
-    DROP COLUMN scope,
-    DROP COLUMN client_id,
-    DROP COLUMN successor_seed;
+    DROP COLUMN IF EXISTS scope,
+    DROP COLUMN IF EXISTS client_id,
+    DROP COLUMN IF EXISTS successor_seed;

@@ -2,6 +2,6 @@
 -- with replaced_by when a token is rotated. Client binding (issue 14): the OAuth
 -- client and scope the session was opened for, copied by every rotation.
 ALTER TABLE refresh_tokens
-    ADD COLUMN successor_seed BYTEA CHECK (octet_length(successor_seed) = 32),
-    ADD COLUMN client_id VARCHAR(255),
-    ADD COLUMN scope VARCHAR(1024);
+    ADD COLUMN IF NOT EXISTS successor_seed BYTEA CHECK (octet_length(successor_seed) = 32),
+    ADD COLUMN IF NOT EXISTS client_id VARCHAR(255),
+    ADD COLUMN IF NOT EXISTS scope VARCHAR(1024);

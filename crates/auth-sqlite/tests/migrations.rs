@@ -15,7 +15,7 @@ const TABLES: [&str; 6] = [
 ];
 
 /// The table each migration creates or changes, by version (index `version - 1`).
-const MIGRATION_TABLES: [&str; 8] = [
+const MIGRATION_TABLES: [&str; 9] = [
     "users",
     "refresh_tokens",
     "revoked_tokens",
@@ -24,6 +24,7 @@ const MIGRATION_TABLES: [&str; 8] = [
     "refresh_tokens",
     "users",
     "one_time_codes",
+    "refresh_tokens",
 ];
 
 fn url(path: &std::path::Path) -> String {
@@ -142,6 +143,7 @@ async fn status_reports_each_version() {
             (6, "one_live_refresh_token_per_session"),
             (7, "users_phone_number"),
             (8, "one_time_codes"),
+            (9, "refresh_replay_and_client"),
         ]
     );
     assert!(
@@ -162,7 +164,7 @@ async fn status_reports_each_version() {
     assert_eq!(
         states,
         [
-            Applied, Applied, Applied, Applied, Applied, Pending, Pending, Pending
+            Applied, Applied, Applied, Applied, Applied, Applied, Pending, Pending, Pending
         ]
     );
 }
@@ -245,12 +247,15 @@ async fn each_down_removes_exactly_its_tables() {
 async fn down_to_a_version_keeps_it() {
     let (_dir, store) = temp_store().await;
     store.migrate_up().await.unwrap();
-    assert_eq!(store.migrate_down_to(3).await.unwrap(), vec![8, 7, 6, 5, 4]);
+    assert_eq!(
+        store.migrate_down_to(3).await.unwrap(),
+        vec![9, 8, 7, 6, 5, 4]
+    );
     assert_eq!(
         tables(&store).await,
         ["refresh_tokens", "revoked_tokens", "users"]
     );
-    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5, 6, 7, 8]);
+    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5, 6, 7, 8, 9]);
 }
 
 #[tokio::test]

@@ -107,6 +107,25 @@ pub async fn oauth_token_endpoint_grants_and_errors<D: E2eDatabase>() {
         claims(next["access_token"].as_str().unwrap())["client_id"],
         "web"
     );
+    assert_eq!(
+        next["scope"], "read write",
+        "an omitted scope is the granted one"
+    );
+    // The answer was lost: the retry with the same token gets the same successor.
+    let r = token(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "web"),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let replayed: Value = r.json().await.unwrap();
+    assert_eq!(replayed["refresh_token"], next["refresh_token"]);
+    assert_ne!(replayed["access_token"], next["access_token"]);
+    let unknown = format!("rt_{}", "A".repeat(43));
 
     let cases: [(Form<'_>, StatusCode, &str); 9] = [
         (
@@ -139,7 +158,7 @@ pub async fn oauth_token_endpoint_grants_and_errors<D: E2eDatabase>() {
             &[
                 ("grant_type", "refresh_token"),
                 ("client_id", "web"),
-                ("refresh_token", refresh),
+                ("refresh_token", &unknown),
             ],
             StatusCode::BAD_REQUEST,
             "invalid_grant",
