@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 const SEED_VERSION: &str = "20240227010724";
-const ALL_VERSIONS: [&str; 7] = [
+const ALL_VERSIONS: [&str; 8] = [
     "20240227010724",
     "20260301000001",
     "20260301000002",
@@ -20,6 +20,7 @@ const ALL_VERSIONS: [&str; 7] = [
     "20260301000004",
     "20260301000005",
     "20261201120001",
+    "20261202110000",
 ];
 const ISSUER: &str = "https://legacy.example";
 const AUDIENCE: &str = "legacy-api";

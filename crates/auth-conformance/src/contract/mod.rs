@@ -10,6 +10,7 @@ mod feed;
 mod records;
 mod revocation;
 mod rotation;
+mod schema;
 
 pub use cleanup::{
     cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
@@ -34,6 +35,7 @@ pub use rotation::{
     concurrent_rotations_have_exactly_one_winner, grace_reexchange_spends_the_predecessor_budget,
     mixed_strict_and_grace_rotations_stay_all_or_nothing, rotating_a_dead_token_writes_nothing,
 };
+pub use schema::a_second_live_token_for_a_session_is_refused;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
