@@ -16,6 +16,7 @@ pub mod harness;
 mod memory;
 pub mod otp_scenarios;
 pub mod scenarios;
+pub mod timestamps;
 mod url;
 
 pub use database::{Table, TestDatabase, TimestampCell};

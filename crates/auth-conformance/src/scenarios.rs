@@ -1449,6 +1449,9 @@ macro_rules! conformance_tests {
             cleanup_removes_spent_codes_outside_the_limit_window,
             a_second_live_token_for_a_session_is_refused,
         );
+        $crate::conformance_tests!(@each $db; timestamps;
+            every_stored_time_comes_from_the_injected_clock,
+        );
     };
     (@each $db:ty; $module:ident; $($scenario:ident),* $(,)?) => {
         $(

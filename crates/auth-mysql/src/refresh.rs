@@ -170,6 +170,7 @@ impl MySqlTokenStore {
             .set((
                 tokens::revoked_at.eq(at),
                 tokens::revoke_reason.eq(reason.as_str()),
+                tokens::updated_at.eq(at),
             ))
             .execute(conn)
             .await?;
@@ -178,7 +179,7 @@ impl MySqlTokenStore {
                     .filter(tokens::session_id.eq(sid))
                     .filter(tokens::token_type.eq(ACCESS)),
             )
-            .set(tokens::disabled.eq(true))
+            .set((tokens::disabled.eq(true), tokens::updated_at.eq(at)))
             .execute(conn)
             .await?;
             diesel::insert_into(revoked_tokens::table)
@@ -234,6 +235,7 @@ impl MySqlTokenStore {
                 .set((
                     tokens::revoked_at.eq(at),
                     tokens::revoke_reason.eq(reason.as_str()),
+                    tokens::updated_at.eq(at),
                 ))
                 .execute(conn)
                 .await?;
@@ -243,7 +245,7 @@ impl MySqlTokenStore {
                         .filter(tokens::session_id.eq_any(&ids))
                         .filter(tokens::token_type.eq(ACCESS)),
                 )
-                .set(tokens::disabled.eq(true))
+                .set((tokens::disabled.eq(true), tokens::updated_at.eq(at)))
                 .execute(conn)
                 .await?;
                 let events: Vec<NewRevokedRow<'_>> = ids
