@@ -28,7 +28,8 @@ pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS
 pub use cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
-    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
+    UserRevocation,
 };
 pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
