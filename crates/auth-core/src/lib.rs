@@ -41,8 +41,8 @@ pub use otp::config::OneTimeCodeConfig;
 pub use otp::phone::PhoneNumber;
 pub use otp::sender::{CodeMessage, CodeSender, SendError, SendFuture};
 pub use otp::store::{
-    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode,
-    OneTimeCodeStore, RedeemCode,
+    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, LimitProbe,
+    NewCode, OneTimeCodeStore, ProbeKey, RedeemCode,
 };
 pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,
