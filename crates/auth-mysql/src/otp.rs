@@ -8,7 +8,7 @@
 use auth_core::time::OffsetDateTime;
 use auth_core::{
     AttemptTicket, CodeAttempt, CodeHash, CodeId, IssueCode, IssueOutcome, OneTimeCodeStore,
-    ProbeKey, RedeemCode, UserRecord,
+    RedeemCode, UserRecord,
 };
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -84,13 +84,11 @@ async fn limited(
     cmd: &IssueCode,
 ) -> Result<Option<IssueOutcome>, DieselError> {
     for probe in cmd.limit_probes() {
-        let (sql, key) = match probe.key {
-            ProbeKey::Phone(phone) => (NTH_NEWEST_OF_PHONE, phone),
-            ProbeKey::Ip(ip) => (NTH_NEWEST_OF_IP, ip),
-        };
-        if let Some(since) = nth_newest(conn, sql, key, probe.since, probe.offset).await? {
-            let limit = probe.limit;
-            return Ok(Some(IssueOutcome::Limited { limit, since }));
+        let sql = probe.key.choose(NTH_NEWEST_OF_PHONE, NTH_NEWEST_OF_IP);
+        if let Some(since) =
+            nth_newest(conn, sql, probe.key.value(), probe.since, probe.offset).await?
+        {
+            return Ok(Some(probe.refusal(since)));
         }
     }
     Ok(None)

@@ -6,7 +6,7 @@
 
 use auth_core::{
     AttemptTicket, CodeAttempt, CodeHash, CodeId, IssueCode, IssueOutcome, OneTimeCodeStore,
-    ProbeKey, RedeemCode, Result, UserRecord,
+    RedeemCode, Result, UserRecord,
 };
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
@@ -40,13 +40,11 @@ async fn nth_newest(
 
 async fn limited(conn: &mut PgConnection, cmd: &IssueCode) -> Result<Option<IssueOutcome>> {
     for probe in cmd.limit_probes() {
-        let (sql, key) = match probe.key {
-            ProbeKey::Phone(phone) => (NTH_NEWEST_OF_PHONE, phone),
-            ProbeKey::Ip(ip) => (NTH_NEWEST_OF_IP, ip),
-        };
-        if let Some(since) = nth_newest(conn, sql, key, probe.since, probe.offset).await? {
-            let limit = probe.limit;
-            return Ok(Some(IssueOutcome::Limited { limit, since }));
+        let sql = probe.key.choose(NTH_NEWEST_OF_PHONE, NTH_NEWEST_OF_IP);
+        if let Some(since) =
+            nth_newest(conn, sql, probe.key.value(), probe.since, probe.offset).await?
+        {
+            return Ok(Some(probe.refusal(since)));
         }
     }
     Ok(None)

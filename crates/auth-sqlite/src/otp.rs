@@ -5,7 +5,7 @@
 use auth_core::time::OffsetDateTime;
 use auth_core::{
     AttemptTicket, CodeAttempt, CodeHash, CodeId, IssueCode, IssueOutcome, OneTimeCodeStore,
-    ProbeKey, RedeemCode, UserRecord,
+    RedeemCode, UserRecord,
 };
 use deadpool_sqlite::rusqlite::{OptionalExtension, Transaction, params};
 
@@ -39,13 +39,15 @@ fn check_limits(
     cmd: &IssueCode,
 ) -> Result<Option<IssueOutcome>, SqliteError> {
     for probe in cmd.limit_probes() {
-        let (sql, key) = match probe.key {
-            ProbeKey::Phone(phone) => (NTH_NEWEST_OF_PHONE, phone),
-            ProbeKey::Ip(ip) => (NTH_NEWEST_OF_IP, ip),
-        };
-        if let Some(since) = nth_newest(tx, sql, key, micros(probe.since), probe.offset)? {
-            let limit = probe.limit;
-            return Ok(Some(IssueOutcome::Limited { limit, since }));
+        let sql = probe.key.choose(NTH_NEWEST_OF_PHONE, NTH_NEWEST_OF_IP);
+        if let Some(since) = nth_newest(
+            tx,
+            sql,
+            probe.key.value(),
+            micros(probe.since),
+            probe.offset,
+        )? {
+            return Ok(Some(probe.refusal(since)));
         }
     }
     Ok(None)

@@ -124,6 +124,33 @@ pub struct LimitProbe<'a> {
     pub offset: u32,
 }
 
+impl ProbeKey<'_> {
+    /// The phone number or IP address.
+    pub fn value(&self) -> &str {
+        match self {
+            ProbeKey::Phone(key) | ProbeKey::Ip(key) => key,
+        }
+    }
+
+    /// `phone` for a phone probe, `ip` for an IP probe (e.g. the backend's query).
+    pub fn choose<T>(&self, phone: T, ip: T) -> T {
+        match self {
+            ProbeKey::Phone(_) => phone,
+            ProbeKey::Ip(_) => ip,
+        }
+    }
+}
+
+impl LimitProbe<'_> {
+    /// The refusal when the probe found the limiting row, created at `since`.
+    pub fn refusal(&self, since: OffsetDateTime) -> IssueOutcome {
+        IssueOutcome::Limited {
+            limit: self.limit,
+            since,
+        }
+    }
+}
+
 impl IssueCode {
     /// The limits in the order they are checked (resend, per phone, per IP): the first
     /// probe a backend finds a row for refuses the request.
