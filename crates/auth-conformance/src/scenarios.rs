@@ -1371,6 +1371,10 @@ macro_rules! conformance_tests {
             revocation_events_follow_the_cursor_and_the_recheck_window,
             cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
             cleanup_removes_spent_codes_outside_the_limit_window,
+            a_second_live_token_for_a_session_is_refused,
+        );
+        $crate::conformance_tests!(@each $db; timestamps;
+            every_stored_time_comes_from_the_injected_clock,
         );
     };
     (@each $db:ty; $module:ident; $($scenario:ident),* $(,)?) => {

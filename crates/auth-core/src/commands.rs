@@ -61,6 +61,15 @@ pub struct PasswordChange {
     pub at: OffsetDateTime,
 }
 
+/// Records a successful login (`last_login = updated_at = at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// The user.
+    pub user: UserId,
+    /// When: the user's `last_login` and `updated_at`.
+    pub at: OffsetDateTime,
+}
+
 /// Activates or deactivates a user (`updated_at = at`) and appends a user revocation
 /// event, atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,8 @@ pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS
 pub use cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
-    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
+    UserRevocation,
 };
 pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
@@ -45,8 +46,8 @@ pub use otp::config::OneTimeCodeConfig;
 pub use otp::phone::PhoneNumber;
 pub use otp::sender::{CodeMessage, CodeSender, SendError, SendFuture};
 pub use otp::store::{
-    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, NewCode,
-    OneTimeCodeStore, RedeemCode,
+    AttemptTicket, CodeAttempt, CodeId, CodeLimit, CodeLimits, IssueCode, IssueOutcome, LimitProbe,
+    NewCode, OneTimeCodeStore, ProbeKey, RedeemCode,
 };
 pub use password::{
     DEFAULT_PBKDF2_ROUNDS, HashFamily, PasswordPolicy, UnusableHash, hash_bounds,

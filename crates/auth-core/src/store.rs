@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, DeletedBatch, run_cleanup};
 use crate::commands::{
-    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
+    UserRevocation,
 };
 use crate::error::Result;
 use crate::otp::store::OneTimeCodeStore;
@@ -38,12 +39,8 @@ pub trait UserDirectory: Send + Sync {
     fn set_password_hash(&self, change: &PasswordChange)
     -> impl Future<Output = Result<()>> + Send;
 
-    /// Records a successful login at `at`: both `last_login` and `updated_at`.
-    fn record_login(
-        &self,
-        id: UserId,
-        at: OffsetDateTime,
-    ) -> impl Future<Output = Result<()>> + Send;
+    /// Records a successful login: both `last_login` and `updated_at` become `login.at`.
+    fn record_login(&self, login: &LoginRecord) -> impl Future<Output = Result<()>> + Send;
 
     /// Activates or deactivates a user and appends a user revocation event so caches
     /// drop the user's state. `Ok(false)` if the user does not exist.

@@ -55,7 +55,7 @@ impl MySqlTokenStore {
                     .filter(tokens::jti.eq(jti.as_bytes()))
                     .filter(tokens::token_type.eq(ACCESS)),
             )
-            .set(tokens::disabled.eq(true))
+            .set((tokens::disabled.eq(true), tokens::updated_at.eq(at)))
             .execute(conn)
             .await?;
             let inserted = diesel::insert_into(revoked_tokens::table)

@@ -7,8 +7,8 @@
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    AttemptTicket, CodeAttempt, CodeHash, CodeId, CodeLimit, IssueCode, IssueOutcome,
-    OneTimeCodeStore, RedeemCode, UserRecord,
+    AttemptTicket, CodeAttempt, CodeHash, CodeId, IssueCode, IssueOutcome, OneTimeCodeStore,
+    RedeemCode, UserRecord,
 };
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -83,26 +83,12 @@ async fn limited(
     conn: &mut MySqlConnection,
     cmd: &IssueCode,
 ) -> Result<Option<IssueOutcome>, DieselError> {
-    let (code, limits) = (&cmd.code, &cmd.limits);
-    let phone = code.phone.as_str();
-    let out = |limit, since| Some(IssueOutcome::Limited { limit, since });
-    if let Some(since) =
-        nth_newest(conn, NTH_NEWEST_OF_PHONE, phone, limits.resend_after, 0).await?
-    {
-        return Ok(out(CodeLimit::Resend, since));
-    }
-    let nth = limits.max_per_phone.saturating_sub(1);
-    if let Some(since) =
-        nth_newest(conn, NTH_NEWEST_OF_PHONE, phone, limits.window_start, nth).await?
-    {
-        return Ok(out(CodeLimit::Phone, since));
-    }
-    if let Some(ip) = &code.ip {
-        let nth = limits.max_per_ip.saturating_sub(1);
+    for probe in cmd.limit_probes() {
+        let sql = probe.key.choose(NTH_NEWEST_OF_PHONE, NTH_NEWEST_OF_IP);
         if let Some(since) =
-            nth_newest(conn, NTH_NEWEST_OF_IP, ip, limits.window_start, nth).await?
+            nth_newest(conn, sql, probe.key.value(), probe.since, probe.offset).await?
         {
-            return Ok(out(CodeLimit::Ip, since));
+            return Ok(Some(probe.refusal(since)));
         }
     }
     Ok(None)

@@ -179,6 +179,7 @@ impl MySqlTokenStore {
             .set((
                 tokens::revoked_at.eq(at),
                 tokens::revoke_reason.eq(reason.as_str()),
+                tokens::updated_at.eq(at),
             ))
             .execute(conn)
             .await?;
@@ -187,7 +188,7 @@ impl MySqlTokenStore {
                     .filter(tokens::session_id.eq(sid))
                     .filter(tokens::token_type.eq(ACCESS)),
             )
-            .set(tokens::disabled.eq(true))
+            .set((tokens::disabled.eq(true), tokens::updated_at.eq(at)))
             .execute(conn)
             .await?;
             diesel::insert_into(revoked_tokens::table)
@@ -243,6 +244,7 @@ impl MySqlTokenStore {
                 .set((
                     tokens::revoked_at.eq(at),
                     tokens::revoke_reason.eq(reason.as_str()),
+                    tokens::updated_at.eq(at),
                 ))
                 .execute(conn)
                 .await?;
@@ -252,7 +254,7 @@ impl MySqlTokenStore {
                         .filter(tokens::session_id.eq_any(&ids))
                         .filter(tokens::token_type.eq(ACCESS)),
                 )
-                .set(tokens::disabled.eq(true))
+                .set((tokens::disabled.eq(true), tokens::updated_at.eq(at)))
                 .execute(conn)
                 .await?;
                 let events: Vec<NewRevokedRow<'_>> = ids

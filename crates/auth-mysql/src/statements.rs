@@ -31,8 +31,8 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         let t = self.0;
         out.push_sql(
             "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, generation, \
-             issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
-             VALUES ('refresh', ",
+             issued_at, expires_at, session_created_at, session_expires_at, created_at, updated_at, \
+             user_agent, ip, client_id, scope) VALUES ('refresh', ",
         );
         out.push_bind_param::<BigInt, _>(&t.user_id.0)?;
         out.push_sql(", ");
@@ -43,11 +43,14 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         out.push_bind_param::<Binary, _>(t.session_id.0.as_bytes().as_slice())?;
         out.push_sql(", ");
         out.push_bind_param::<Integer, _>(&t.generation)?;
+        // The legacy row times are the issue time, not the columns' server-clock defaults.
         for at in [
             &t.issued_at,
             &t.expires_at,
             &t.session_created_at,
             &t.session_expires_at,
+            &t.issued_at,
+            &t.issued_at,
         ] {
             out.push_sql(", ");
             out.push_bind_param::<Datetime, _>(at)?;
@@ -85,6 +88,8 @@ impl QueryFragment<Mysql> for RetireToken<'_> {
         out.push_sql(", successor_seed = ");
         out.push_bind_param::<Binary, _>(self.successor_seed)?;
         out.push_sql(", last_used_at = ");
+        out.push_bind_param::<Datetime, _>(self.at)?;
+        out.push_sql(", updated_at = ");
         out.push_bind_param::<Datetime, _>(self.at)?;
         out.push_sql(" WHERE token_id = ");
         out.push_bind_param::<Binary, _>(self.current)?;
@@ -124,8 +129,8 @@ impl QueryFragment<Mysql> for InsertAccessToken<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
         let e = self.0;
         out.push_sql(
-            "INSERT INTO auth_user_tokens (token_type, user_id, jti, session_id, issued_at, expires_at, disabled) \
-             VALUES ('access', ",
+            "INSERT INTO auth_user_tokens (token_type, user_id, jti, session_id, issued_at, expires_at, \
+             created_at, updated_at, disabled) VALUES ('access', ",
         );
         out.push_bind_param::<BigInt, _>(&e.user_id.0)?;
         out.push_sql(", ");
@@ -136,6 +141,10 @@ impl QueryFragment<Mysql> for InsertAccessToken<'_> {
         out.push_bind_param::<Datetime, _>(&e.issued_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Datetime, _>(&e.expires_at)?;
+        for at in [&e.issued_at, &e.issued_at] {
+            out.push_sql(", ");
+            out.push_bind_param::<Datetime, _>(at)?;
+        }
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&e.disabled)?;
         out.push_sql(")");

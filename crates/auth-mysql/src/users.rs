@@ -1,8 +1,8 @@
 //! [`UserDirectory`] over MySQL: the Django-style `auth_user` table.
 
-use auth_core::time::OffsetDateTime;
 use auth_core::{
-    ActivationChange, NewUser, PasswordChange, RevocationKind, UserDirectory, UserId, UserRecord,
+    ActivationChange, LoginRecord, NewUser, PasswordChange, RevocationKind, UserDirectory, UserId,
+    UserRecord,
 };
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -84,11 +84,14 @@ impl MySqlTokenStore {
         Ok(())
     }
 
-    async fn record_login_inner(&self, id: UserId, at: OffsetDateTime) -> Result<(), MySqlError> {
-        with_conn!(self, |conn| diesel::update(auth_user::table.find(id.0))
-            .set((auth_user::last_login.eq(at), auth_user::updated_at.eq(at)))
-            .execute(conn)
-            .await)?;
+    async fn record_login_inner(&self, login: &LoginRecord) -> Result<(), MySqlError> {
+        let at = login.at;
+        with_conn!(self, |conn| diesel::update(
+            auth_user::table.find(login.user.0)
+        )
+        .set((auth_user::last_login.eq(at), auth_user::updated_at.eq(at)))
+        .execute(conn)
+        .await)?;
         Ok(())
     }
 
@@ -143,8 +146,8 @@ impl UserDirectory for MySqlTokenStore {
         Ok(self.set_password_hash_inner(change).await?)
     }
 
-    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> auth_core::Result<()> {
-        Ok(self.record_login_inner(id, at).await?)
+    async fn record_login(&self, login: &LoginRecord) -> auth_core::Result<()> {
+        Ok(self.record_login_inner(login).await?)
     }
 
     async fn set_user_active(&self, change: &ActivationChange) -> auth_core::Result<bool> {

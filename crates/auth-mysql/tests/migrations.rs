@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 const SEED_VERSION: i64 = 20240227010724;
-const ALL_VERSIONS: [i64; 8] = [
+const ALL_VERSIONS: [i64; 9] = [
     20240227010724,
     20260301000001,
     20260301000002,
@@ -21,6 +21,7 @@ const ALL_VERSIONS: [i64; 8] = [
     20260301000005,
     20261201120001,
     20261202100000,
+    20261202110000,
 ];
 const ISSUER: &str = "https://legacy.example";
 const AUDIENCE: &str = "legacy-api";

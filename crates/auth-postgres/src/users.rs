@@ -1,12 +1,11 @@
 //! [`UserDirectory`] over the `users` table.
 
 use auth_core::{
-    ActivationChange, NewUser, PasswordChange, Result, RevocationKind, UserDirectory, UserId,
-    UserRecord,
+    ActivationChange, LoginRecord, NewUser, PasswordChange, Result, RevocationKind, UserDirectory,
+    UserId, UserRecord,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use time::OffsetDateTime;
 
 use crate::error::db;
 use crate::statements::PgStatements;
@@ -68,10 +67,10 @@ impl UserDirectory for PgTokenStore {
         Ok(())
     }
 
-    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<()> {
+    async fn record_login(&self, login: &LoginRecord) -> Result<()> {
         sqlx::query("UPDATE users SET last_login = $2, updated_at = $2 WHERE id = $1")
-            .bind(id.0)
-            .bind(at)
+            .bind(login.user.0)
+            .bind(login.at)
             .execute(self.pool())
             .await
             .map_err(db)?;

@@ -4,8 +4,8 @@
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    AttemptTicket, CodeAttempt, CodeHash, CodeId, CodeLimit, IssueCode, IssueOutcome,
-    OneTimeCodeStore, RedeemCode, UserRecord,
+    AttemptTicket, CodeAttempt, CodeHash, CodeId, IssueCode, IssueOutcome, OneTimeCodeStore,
+    RedeemCode, UserRecord,
 };
 use deadpool_sqlite::rusqlite::{OptionalExtension, Transaction, params};
 
@@ -38,27 +38,16 @@ fn check_limits(
     tx: &Transaction<'_>,
     cmd: &IssueCode,
 ) -> Result<Option<IssueOutcome>, SqliteError> {
-    let (code, limits) = (&cmd.code, &cmd.limits);
-    let phone = code.phone.as_str();
-    let limited = |limit, since| Some(IssueOutcome::Limited { limit, since });
-    if let Some(since) = nth_newest(
-        tx,
-        NTH_NEWEST_OF_PHONE,
-        phone,
-        micros(limits.resend_after),
-        0,
-    )? {
-        return Ok(limited(CodeLimit::Resend, since));
-    }
-    let window = micros(limits.window_start);
-    let phone_nth = limits.max_per_phone.saturating_sub(1);
-    if let Some(since) = nth_newest(tx, NTH_NEWEST_OF_PHONE, phone, window, phone_nth)? {
-        return Ok(limited(CodeLimit::Phone, since));
-    }
-    if let Some(ip) = &code.ip {
-        let ip_nth = limits.max_per_ip.saturating_sub(1);
-        if let Some(since) = nth_newest(tx, NTH_NEWEST_OF_IP, ip, window, ip_nth)? {
-            return Ok(limited(CodeLimit::Ip, since));
+    for probe in cmd.limit_probes() {
+        let sql = probe.key.choose(NTH_NEWEST_OF_PHONE, NTH_NEWEST_OF_IP);
+        if let Some(since) = nth_newest(
+            tx,
+            sql,
+            probe.key.value(),
+            micros(probe.since),
+            probe.offset,
+        )? {
+            return Ok(Some(probe.refusal(since)));
         }
     }
     Ok(None)

@@ -1,7 +1,8 @@
 //! [`UserDirectory`] over SQLite: the `users` table.
 
-use auth_core::time::OffsetDateTime;
-use auth_core::{ActivationChange, NewUser, PasswordChange, UserDirectory, UserId, UserRecord};
+use auth_core::{
+    ActivationChange, LoginRecord, NewUser, PasswordChange, UserDirectory, UserId, UserRecord,
+};
 use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row, params};
 
 use crate::access::insert_user_event;
@@ -89,8 +90,8 @@ impl UserDirectory for SqliteTokenStore {
         Ok(())
     }
 
-    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> auth_core::Result<()> {
-        let at = micros(at);
+    async fn record_login(&self, login: &LoginRecord) -> auth_core::Result<()> {
+        let (id, at) = (login.user, micros(login.at));
         write(self.writers(), move |tx| {
             tx.prepare_cached("UPDATE users SET last_login = ?1, updated_at = ?1 WHERE id = ?2")?
                 .execute(params![at, id.0])?;

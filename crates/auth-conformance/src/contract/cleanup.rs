@@ -125,15 +125,13 @@ async fn issue<S: TokenStore>(
     ttl: Duration,
     max_attempts: u32,
 ) -> NewCode {
-    let code = NewCode {
-        id: CodeId::new(),
-        phone: PhoneNumber::from_stored(phone.into()),
-        hash: CodeHash([7; 32]),
-        ip: Some(ip.into()),
-        created_at: at,
-        expires_at: at + ttl,
+    let code = new_code(
+        &PhoneNumber::from_stored(phone.into()),
+        ip,
+        at,
+        ttl,
         max_attempts,
-    };
+    );
     let limits = CodeLimits {
         resend_after: at,
         window_start: at,
@@ -294,20 +292,30 @@ pub async fn cleanup_removes_spent_codes_outside_the_limit_window<D: TestDatabas
 /// per-phone count over the last hour.
 fn issue_cmd(phone: &PhoneNumber, at: OffsetDateTime) -> IssueCode {
     IssueCode {
-        code: NewCode {
-            id: CodeId::new(),
-            phone: phone.clone(),
-            hash: CodeHash([8; 32]),
-            ip: Some("203.0.113.9".into()),
-            created_at: at,
-            expires_at: at + Duration::minutes(5),
-            max_attempts: 5,
-        },
+        code: new_code(phone, "203.0.113.9", at, Duration::minutes(5), 5),
         limits: CodeLimits {
             resend_after: at - Duration::seconds(60),
             window_start: at - Duration::hours(1),
             max_per_phone: 5,
             max_per_ip: 100,
         },
+    }
+}
+
+fn new_code(
+    phone: &PhoneNumber,
+    ip: &str,
+    at: OffsetDateTime,
+    ttl: Duration,
+    max_attempts: u32,
+) -> NewCode {
+    NewCode {
+        id: CodeId::new(),
+        phone: phone.clone(),
+        hash: CodeHash([7; 32]),
+        ip: Some(ip.into()),
+        created_at: at,
+        expires_at: at + ttl,
+        max_attempts,
     }
 }

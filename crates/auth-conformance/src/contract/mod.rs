@@ -10,6 +10,7 @@ mod feed;
 mod records;
 mod revocation;
 mod rotation;
+mod schema;
 
 pub use cleanup::{
     cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
@@ -33,6 +34,7 @@ pub use rotation::{
     concurrent_retry_replays_spend_at_most_the_budget,
     concurrent_rotations_have_exactly_one_winner, rotating_a_dead_token_writes_nothing,
 };
+pub use schema::a_second_live_token_for_a_session_is_refused;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{

@@ -41,7 +41,11 @@ pub async fn records_round_trip_exactly<D: TestDatabase>(db: &D) {
         Some(u.clone())
     );
     assert!(u.is_active && !u.is_admin && u.tokens_valid_after.is_none() && u.last_login.is_none());
-    store.record_login(uid, t0()).await.unwrap();
+    let login = auth_core::LoginRecord {
+        user: uid,
+        at: t0(),
+    };
+    store.record_login(&login).await.unwrap();
     store
         .set_password_hash(&auth_core::PasswordChange {
             user: uid,

@@ -7,7 +7,8 @@ use super::MemoryStore;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::cleanup::{CleanupBatch, DeletedBatch};
 use crate::commands::{
-    AccessTokenRevocation, ActivationChange, PasswordChange, SessionRevocation, UserRevocation,
+    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
+    UserRevocation,
 };
 use crate::error::Result;
 use crate::refresh::{TokenHash, TokenId};
@@ -35,8 +36,8 @@ impl UserDirectory for MemoryStore {
         Ok(())
     }
 
-    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<()> {
-        self.lock().record_login(id, at);
+    async fn record_login(&self, login: &LoginRecord) -> Result<()> {
+        self.lock().record_login(login.user, login.at);
         Ok(())
     }
 

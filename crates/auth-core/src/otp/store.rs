@@ -100,6 +100,89 @@ pub struct IssueCode {
     pub limits: CodeLimits,
 }
 
+/// Which rows a [`LimitProbe`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKey<'a> {
+    /// Codes sent to this phone (E.164).
+    Phone(&'a str),
+    /// Codes requested from this IP address.
+    Ip(&'a str),
+}
+
+/// One limit of a code request, as a question a backend answers with one query: the
+/// creation time of the `offset`-th newest code (0 = newest) of `key` created after
+/// `since`, if there is one, is the limit's [`IssueOutcome::Limited::since`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitProbe<'a> {
+    /// The limit this probe checks.
+    pub limit: CodeLimit,
+    /// Whose codes.
+    pub key: ProbeKey<'a>,
+    /// Only codes created after this instant.
+    pub since: OffsetDateTime,
+    /// How many newer codes the limit allows before this one.
+    pub offset: u32,
+}
+
+impl ProbeKey<'_> {
+    /// The phone number or IP address.
+    pub fn value(&self) -> &str {
+        match self {
+            ProbeKey::Phone(key) | ProbeKey::Ip(key) => key,
+        }
+    }
+
+    /// `phone` for a phone probe, `ip` for an IP probe (e.g. the backend's query).
+    pub fn choose<T>(&self, phone: T, ip: T) -> T {
+        match self {
+            ProbeKey::Phone(_) => phone,
+            ProbeKey::Ip(_) => ip,
+        }
+    }
+}
+
+impl LimitProbe<'_> {
+    /// The refusal when the probe found the limiting row, created at `since`.
+    pub fn refusal(&self, since: OffsetDateTime) -> IssueOutcome {
+        IssueOutcome::Limited {
+            limit: self.limit,
+            since,
+        }
+    }
+}
+
+impl IssueCode {
+    /// The limits in the order they are checked (resend, per phone, per IP): the first
+    /// probe a backend finds a row for refuses the request.
+    pub fn limit_probes(&self) -> Vec<LimitProbe<'_>> {
+        let (code, limits) = (&self.code, &self.limits);
+        let phone = ProbeKey::Phone(code.phone.as_str());
+        let mut probes = vec![
+            LimitProbe {
+                limit: CodeLimit::Resend,
+                key: phone,
+                since: limits.resend_after,
+                offset: 0,
+            },
+            LimitProbe {
+                limit: CodeLimit::Phone,
+                key: phone,
+                since: limits.window_start,
+                offset: limits.max_per_phone.saturating_sub(1),
+            },
+        ];
+        if let Some(ip) = &code.ip {
+            probes.push(LimitProbe {
+                limit: CodeLimit::Ip,
+                key: ProbeKey::Ip(ip),
+                since: limits.window_start,
+                offset: limits.max_per_ip.saturating_sub(1),
+            });
+        }
+        probes
+    }
+}
+
 /// What [`OneTimeCodeStore::issue_code`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueOutcome {

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::audit::AuditKind;
-use crate::commands::PasswordChange;
+use crate::commands::{LoginRecord, PasswordChange};
 use crate::error::{Error, Result};
 use crate::grant::GrantClaims;
 use crate::refresh::{RefreshToken, TokenId};
@@ -134,7 +134,11 @@ impl<S: TokenStore> TokenService<S> {
             };
             self.inner.store.set_password_hash(&change).await?;
         }
-        self.inner.store.record_login(user.id, now).await?;
+        let login = LoginRecord {
+            user: user.id,
+            at: now,
+        };
+        self.inner.store.record_login(&login).await?;
         let pair = self.open_session(&user, client, now, grant).await?;
         self.audit(
             AuditKind::LoginSucceeded,
