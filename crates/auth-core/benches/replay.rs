@@ -21,9 +21,11 @@ fn bench(c: &mut Criterion) {
     let _runtime = rt.enter();
     let dir = tempfile::tempdir().unwrap();
     let svc = rt.block_on(async {
-        let store = auth_sqlite::SqliteTokenStore::open(dir.path().join("bench.db"))
+        let path = dir.path().join("bench.db");
+        let store = auth_sqlite::SqliteTokenStore::connect(&format!("sqlite:{}", path.display()))
             .await
             .unwrap();
+        store.migrate().await.unwrap();
         let mut cfg = TokenServiceConfig::new("https://auth.bench", "bench-api");
         cfg.revocation_mode = RevocationMode::Denylist;
         cfg.password = PasswordPolicy {

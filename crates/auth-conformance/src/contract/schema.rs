@@ -22,7 +22,7 @@ pub async fn a_second_live_token_for_a_session_is_refused<D: TestDatabase>(db: &
     assert_eq!(db.count_rows(Table::RefreshTokens).await, 1);
 
     // After a rotation the successor is the live row: another is refused again.
-    let r = rotation(&first, t0() + Duration::seconds(2), None);
+    let r = rotation(&first, t0() + Duration::seconds(2));
     assert!(store.rotate_refresh_token(&r).await.unwrap());
     let rival = successor_of(&r.successor, t0() + Duration::seconds(3));
     assert!(db.insert_refresh_token_row(&rival).await.is_err());
