@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
+use crate::error::RefreshRejection;
 use crate::refresh::{SuccessorSeed, TokenHash, TokenId};
 use crate::users::UserId;
 
@@ -97,6 +98,18 @@ impl RefreshTokenRecord {
     /// Neither rotated nor revoked.
     pub fn is_live(&self) -> bool {
         self.rotated_at.is_none() && self.revoked_at.is_none()
+    }
+
+    /// Why the row itself refuses a refresh at `now`: its session was revoked, or it or
+    /// its session has expired.
+    pub(crate) fn refusal_at(&self, now: OffsetDateTime) -> Option<RefreshRejection> {
+        if self.revoked_at.is_some() {
+            Some(RefreshRejection::Revoked)
+        } else if now >= self.token.session_expires_at || now >= self.token.expires_at {
+            Some(RefreshRejection::Expired)
+        } else {
+            None
+        }
     }
 }
 

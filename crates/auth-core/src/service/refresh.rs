@@ -124,11 +124,8 @@ impl<S: TokenStore> TokenService<S> {
                 .find_refresh_token(&hash)
                 .await?
                 .ok_or(RefreshRejection::Unknown)?;
-            if rec.revoked_at.is_some() {
-                return Err(RefreshRejection::Revoked.into());
-            }
-            if now >= rec.token.session_expires_at || now >= rec.token.expires_at {
-                return Err(RefreshRejection::Expired.into());
+            if let Some(refusal) = rec.refusal_at(now) {
+                return Err(refusal.into());
             }
             if rec.token.client_id != grant.client_id {
                 return self.refuse_client(&rec, client, grant, now).await;
@@ -256,7 +253,7 @@ impl<S: TokenStore> TokenService<S> {
 
     /// The subject of a refresh of `current`, refusing an idle session or an inactive
     /// user.
-    async fn active_subject(
+    pub(super) async fn active_subject(
         &self,
         current: &RefreshTokenRecord,
         now: OffsetDateTime,
