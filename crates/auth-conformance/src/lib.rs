@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod otp_scenarios;
 pub mod replay;
 pub mod scenarios;
+pub mod throwaway;
 pub mod timestamps;
 mod url;
 

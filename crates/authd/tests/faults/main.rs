@@ -274,7 +274,7 @@ impl Inspect for MyInspect {
 async fn mariadb_with_database() -> MariaDb {
     use mysql_async::prelude::Queryable as _;
     let db = blocking(MariaDb::start).await;
-    let pool = mysql_async::Pool::new(db.admin_url().as_str());
+    let pool = mysql_async::Pool::new(db.url("mysql").as_str());
     let mut conn = pool.get_conn().await.expect("MariaDB admin connection");
     conn.query_drop("CREATE DATABASE authd_faults")
         .await
@@ -288,7 +288,7 @@ async fn mariadb_with_database() -> MariaDb {
 async fn mariadb_sigkill_under_refresh_load() {
     let _serial = SERIAL.lock().await;
     let db = Arc::new(std::sync::Mutex::new(mariadb_with_database().await));
-    let url = db.lock().unwrap().url();
+    let url = db.lock().unwrap().url("authd_faults");
     let dir = tempfile::tempdir().expect("temp dir");
     let authd = Authd::start(&url, dir.path());
     let (tally, clients) = under_load(&authd.base(), || {
@@ -312,11 +312,14 @@ async fn authd_sigkill_on_mariadb() {
     let _serial = SERIAL.lock().await;
     let db = mariadb_with_database().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let authd = Arc::new(std::sync::Mutex::new(Authd::start(&db.url(), dir.path())));
+    let authd = Arc::new(std::sync::Mutex::new(Authd::start(
+        &db.url("authd_faults"),
+        dir.path(),
+    )));
     let base = authd.lock().unwrap().base();
     let (tally, clients) = under_load(&base, || restart_authd(authd.clone())).await;
     assert_authd_restart(&tally);
-    let inspect = MyInspect(mysql_async::Pool::new(db.url().as_str()));
+    let inspect = MyInspect(mysql_async::Pool::new(db.url("authd_faults").as_str()));
     let (worked, ambiguous) = check_invariants(&base, &clients, &inspect).await;
     report(
         "authd SIGKILL on MariaDB",
