@@ -10,9 +10,11 @@
 //!
 //! Knobs (environment): `AUTH_BENCH_SECONDS` per measurement (default 10),
 //! `AUTH_BENCH_CLEANUP_ROWS` (default 1000000), `AUTH_BENCH_BATCH` (default 500, the library default),
-//! `PGBENCH` (default `pgbench`), `AUTH_BENCH_ONLY` (`refresh` or `cleanup`). The server is the test harness's
-//! (`AUTH_TEST_POSTGRES_URL`, else the local default). Scratch databases are dropped
-//! at the end. Runs only under `cargo bench` (which passes `--bench`).
+//! `PGBENCH` (default `pgbench`), `AUTH_BENCH_ONLY` (`refresh` or `cleanup`),
+//! `AUTH_BENCH_CLEANUP_SERVER` (`own`, the default: the cleanup runs on a PostgreSQL 15
+//! cluster the bench starts on a free port; `shared`: on the refresh bench's server).
+//! The refresh bench's server is the test harness's (`AUTH_TEST_POSTGRES_URL`, else the
+//! local default). Scratch databases and the own cluster are dropped at the end. Runs only under `cargo bench` (which passes `--bench`).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
 use auth_conformance::harness::{postgres_url, unique_database_name};
+use auth_conformance::throwaway::ThrowawayPostgres;
 use auth_core::{
     CleanupPolicy, ClientInfo, Keyring, KeyringSpec, PasswordPolicy, RefreshToken,
     SigningAlgorithm, SuccessorSeed, TokenId, TokenService, TokenServiceConfig, UserDirectory,
@@ -42,9 +45,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-async fn admin(sql: String) {
-    let (url, _) = postgres_url().await;
-    let mut conn = PgConnection::connect(&url)
+async fn admin(url: &str, sql: String) {
+    let mut conn = PgConnection::connect(url)
         .await
         .expect("connect to the PostgreSQL server");
     sqlx::query(AssertSqlSafe(sql.clone()))
@@ -70,9 +72,8 @@ fn url_for(url: &str, database: &str) -> String {
     }
 }
 
-async fn scratch_store(name: &str) -> PgTokenStore {
-    admin(format!(r#"CREATE DATABASE "{name}""#)).await;
-    let (url, _) = postgres_url().await;
+async fn scratch_store(url: &str, name: &str) -> PgTokenStore {
+    admin(url, format!(r#"CREATE DATABASE "{name}""#)).await;
     let options: PgConnectOptions = url.parse().expect("URL");
     let pool = PgTokenStore::pool_options()
         .max_connections(16)
@@ -296,6 +297,11 @@ async fn fill_expired(pool: &PgPool, user: i64, rows: u64) {
         .execute(pool)
         .await
         .expect("vacuum");
+    // The fill's dirty pages are written now, not by a checkpoint during the timing.
+    sqlx::query("CHECKPOINT")
+        .execute(pool)
+        .await
+        .expect("checkpoint");
 }
 
 /// The store's batch statement with the rows addressed by primary key instead of ctid
@@ -387,6 +393,49 @@ async fn cleanup_bench(store: &PgTokenStore, rows: u64, batch: u32) {
     );
 }
 
+/// Settings of the cleanup bench's own server: WAL room for a whole run, so no
+/// checkpoint is forced by WAL volume in the middle of a measurement.
+const CLEANUP_SERVER_SETTINGS: &[&str] = &[
+    "shared_buffers=256MB",
+    "max_wal_size=8GB",
+    "checkpoint_timeout=30min",
+    "max_connections=40",
+];
+
+/// The cleanup bench on a PostgreSQL cluster of its own (`AUTH_BENCH_CLEANUP_SERVER=own`,
+/// the default: no other client's load or checkpoints in the batch times) or on the
+/// harness's server (`shared`).
+async fn cleanup_bench_on_its_server(shared_url: &str, rows: u64, batch: u32) {
+    let own = match std::env::var("AUTH_BENCH_CLEANUP_SERVER").as_deref() {
+        Ok("shared") => None,
+        Ok("own") | Err(_) => Some(
+            tokio::task::spawn_blocking(|| ThrowawayPostgres::start_with(CLEANUP_SERVER_SETTINGS))
+                .await
+                .expect("start the bench's own PostgreSQL"),
+        ),
+        Ok(other) => panic!("AUTH_BENCH_CLEANUP_SERVER={other}: expected own or shared"),
+    };
+    let url = own
+        .as_ref()
+        .map_or_else(|| shared_url.to_owned(), ThrowawayPostgres::url);
+    println!(
+        "cleanup server: {}",
+        match &own {
+            Some(_) => format!("its own cluster ({})", CLEANUP_SERVER_SETTINGS.join(", ")),
+            None => "the harness's server".to_owned(),
+        }
+    );
+    let clean_db = unique_database_name("auth_bench_cleanup");
+    let clean = scratch_store(&url, &clean_db).await;
+    cleanup_bench(&clean, rows, batch).await;
+    clean.pool().close().await;
+    admin(
+        &url,
+        format!(r#"DROP DATABASE IF EXISTS "{clean_db}" WITH (FORCE)"#),
+    )
+    .await;
+}
+
 /// pgbench's TPC-B scale: the largest client count of the refresh bench.
 const PGBENCH_SCALE: usize = 8;
 
@@ -394,9 +443,9 @@ async fn refresh_bench(url: &str, secs: u64) {
     let svc_db = unique_database_name("auth_bench_svc");
     let bare_db = unique_database_name("auth_bench_bare");
     let pgb_db = unique_database_name("auth_bench_pgbench");
-    let svc = service(scratch_store(&svc_db).await);
-    let bare = scratch_store(&bare_db).await;
-    admin(format!(r#"CREATE DATABASE "{pgb_db}""#)).await;
+    let svc = service(scratch_store(url, &svc_db).await);
+    let bare = scratch_store(url, &bare_db).await;
+    admin(url, format!(r#"CREATE DATABASE "{pgb_db}""#)).await;
     let pgb_url = url_for(url, &pgb_db);
     // Scale >= the most clients below, so pgbench's clients do not queue on one branch row.
     pgbench(&["-i", "-q", "-s", &PGBENCH_SCALE.to_string(), &pgb_url]);
@@ -422,7 +471,11 @@ async fn refresh_bench(url: &str, secs: u64) {
     svc.store().pool().close().await;
     bare.pool().close().await;
     for db in [svc_db, bare_db, pgb_db] {
-        admin(format!(r#"DROP DATABASE IF EXISTS "{db}" WITH (FORCE)"#)).await;
+        admin(
+            url,
+            format!(r#"DROP DATABASE IF EXISTS "{db}" WITH (FORCE)"#),
+        )
+        .await;
     }
 }
 
@@ -450,14 +503,7 @@ fn main() {
             refresh_bench(&url, secs).await;
         }
         if only.is_empty() || only == "cleanup" {
-            let clean_db = unique_database_name("auth_bench_cleanup");
-            let clean = scratch_store(&clean_db).await;
-            cleanup_bench(&clean, rows, batch).await;
-            clean.pool().close().await;
-            admin(format!(
-                r#"DROP DATABASE IF EXISTS "{clean_db}" WITH (FORCE)"#
-            ))
-            .await;
+            cleanup_bench_on_its_server(&url, rows, batch).await;
         }
     });
 }
