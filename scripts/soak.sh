@@ -16,8 +16,11 @@ CLIENTS="${SOAK_CLIENTS:-4}"
 DATABASES="${SOAK_DATABASES:-sqlite postgres mysql}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/auth-tokens/target}"
 
-cargo build --release -p authd
-AUTHD="$CARGO_TARGET_DIR/release/authd"
+# AUTHD_BIN: an authd binary already built (skips the build).
+if [ -z "${AUTHD_BIN:-}" ]; then
+    cargo build --release -p authd
+fi
+AUTHD="${AUTHD_BIN:-$CARGO_TARGET_DIR/release/authd}"
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$AUTHD" keys generate --key-file "$work/keys.json" --alg ES256 >/dev/null

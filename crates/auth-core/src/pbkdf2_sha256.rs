@@ -40,7 +40,6 @@ pub(crate) fn hash(
 }
 
 /// Whether `password` matches a parsed `pbkdf2-sha256` PHC hash (constant time).
-#[cfg(test)]
 pub(crate) fn matches(password: &[u8], phc: &PasswordHash<'_>) -> bool {
     let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
         return false;

@@ -120,8 +120,21 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// Successful (2xx) answers per second: what every ratio compares, so that fast
+    /// refusals (a shed login's 503, say) never count as throughput.
     pub(crate) fn per_second(&self) -> f64 {
-        self.requests as f64 / self.seconds.max(1e-9)
+        self.ok() as f64 / self.seconds.max(1e-9)
+    }
+
+    fn ok(&self) -> u64 {
+        self.requests - self.non_2xx - self.errors
+    }
+
+    /// Server CPU per successful answer, microseconds (steadier than the rate when
+    /// other processes share the cores).
+    pub(crate) fn server_cpu_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        Some(cpu / 100.0 * self.seconds * 1e6 / self.ok().max(1) as f64)
     }
 
     fn quantile(&self, q: f64) -> f64 {
@@ -134,9 +147,12 @@ impl Window {
 
     /// One line: req/s, p50/p99/max in ms, non-2xx, CPU.
     pub(crate) fn line(&self) -> String {
-        let cpu = match self.server_cpu {
-            Some(s) => format!("server {s:.0}% driver {:.0}%", self.driver_cpu),
-            None => format!("driver {:.0}%", self.driver_cpu),
+        let cpu = match (self.server_cpu, self.server_cpu_us()) {
+            (Some(s), Some(us)) => format!(
+                "server {s:.0}% ({us:.1} us/req) driver {:.0}%",
+                self.driver_cpu
+            ),
+            _ => format!("driver {:.0}%", self.driver_cpu),
         };
         format!(
             "{:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  non-2xx {}  errors {}  cpu {cpu}",
@@ -179,11 +195,12 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    /// Records an operation that started at `start` and ended now, if it lies in the
-    /// measured part of `phase`.
+    /// Records an operation that started at `start` and ended now, if it ended in the
+    /// measured part of `phase` (completions in the window: an operation longer than
+    /// the window, a login under load say, still counts once).
     pub(crate) fn record(&mut self, phase: &Phase, start: Instant, ok: Option<bool>) {
         let end = Instant::now();
-        if start < phase.measure_from || end > phase.until {
+        if end < phase.measure_from || end > phase.until {
             return;
         }
         self.requests += 1;

@@ -59,9 +59,13 @@ async fn wait_ready(addr: SocketAddr, child: &mut Child, name: &str) -> anyhow::
 
 /// Starts authd (this binary in the authd role, i.e. `authd serve`) on `database_url`
 /// with rate limits and background cleanup off, working in `dir` (its development key
-/// file lands there).
+/// file lands there, and its log: `authd.log`, at authd's default level unless
+/// `AUTHD_LOG` says otherwise, so the per-request log line is part of the cost).
 pub(crate) async fn start_authd(database_url: &str, dir: &Path) -> anyhow::Result<Server> {
     let addr = free_port()?;
+    let log_path = dir.join("authd.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.env(ROLE_VAR, "authd")
         .env("AUTHD_DATABASE_URL", database_url)
@@ -70,7 +74,7 @@ pub(crate) async fn start_authd(database_url: &str, dir: &Path) -> anyhow::Resul
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::from(log))
         .kill_on_drop(true);
     for limit in [
         "LOGIN_PER_IP",
@@ -82,7 +86,12 @@ pub(crate) async fn start_authd(database_url: &str, dir: &Path) -> anyhow::Resul
         cmd.env(format!("AUTHD_{limit}"), "0");
     }
     let mut child = cmd.spawn().context("starting authd")?;
-    wait_ready(addr, &mut child, "authd").await?;
+    if let Err(e) = wait_ready(addr, &mut child, "authd").await {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!("{e}; the end of authd's log:\n{}", tail.join("\n"));
+    }
     Ok(Server {
         name: "authd",
         addr,

@@ -54,6 +54,11 @@ pub(crate) fn parse(family: HashFamily, text: &str) -> Unusable<PhcHash<'_>> {
 impl PhcHash<'_> {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
         match self {
+            // What the library writes goes through aws-lc, optimised in every profile
+            // (the generic crate runs unoptimised in a debug build: seconds per login).
+            PhcHash::Pbkdf2(hash) if hash.algorithm.as_str() == crate::pbkdf2_sha256::IDENT => {
+                crate::pbkdf2_sha256::matches(password, hash)
+            }
             PhcHash::Pbkdf2(hash) => Pbkdf2.verify_password(password, hash).is_ok(),
             PhcHash::Argon2(hash) => argon2::Argon2::default()
                 .verify_password(password, hash)
