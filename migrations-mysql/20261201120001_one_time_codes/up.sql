@@ -1,8 +1,15 @@
 -- Phone sign-in by one-time code (DESIGN section 9). Phone-only users: email is already
 -- nullable; the phone column is named as in seed 002's users table, E.164 in ASCII.
-ALTER TABLE auth_user
-  ADD COLUMN phone_number VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL COMMENT 'E.164',
-  ADD UNIQUE KEY auth_user_phone_number_key (phone_number);
+-- An adopted Django auth_user got its phone_number from 20260301000000.
+SET @auth_tokens_ddl = IF(EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE()
+                  AND table_name = 'auth_user' AND column_name = 'password_hash'),
+  'ALTER TABLE auth_user
+     ADD COLUMN phone_number VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL COMMENT ''E.164'',
+     ADD UNIQUE KEY auth_user_phone_number_key (phone_number)',
+  'DO 0');
+PREPARE auth_tokens_stmt FROM @auth_tokens_ddl;
+EXECUTE auth_tokens_stmt;
+DEALLOCATE PREPARE auth_tokens_stmt;
 
 -- One row per code sent. The code itself is never stored: code_hash is
 -- HMAC-SHA256(server secret, phone || 0x00 || code). Rows stay for the hourly limits.

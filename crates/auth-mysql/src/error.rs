@@ -28,6 +28,11 @@ pub enum MySqlError {
     /// The email is already registered (unique violation on `auth_user.email`).
     #[error("email already registered")]
     EmailTaken,
+    /// A users table name that is not `table` or `database.table` of plain identifiers.
+    #[error(
+        "invalid users table name `{0}`: expected `table` or `database.table`, each of [A-Za-z0-9_$]"
+    )]
+    InvalidUsersTable(String),
     /// A stored row does not hold what the library wrote (e.g. a UUID column of the wrong length).
     #[error("stored row is invalid: {0}")]
     InvalidRow(&'static str),

@@ -18,6 +18,7 @@
 mod access;
 mod audit;
 mod cleanup;
+mod django;
 mod error;
 mod limits;
 mod migrate;
@@ -33,6 +34,7 @@ mod test_util;
 mod transient;
 mod users;
 
+pub use django::DjangoUsers;
 pub use error::MySqlError;
 pub use migrate::MYSQL_MIGRATIONS;
 pub use pool::{

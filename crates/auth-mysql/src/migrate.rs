@@ -11,11 +11,12 @@ use diesel::QueryableByName;
 use diesel::RunQueryDsl;
 use diesel::migration::{Migration, MigrationSource};
 use diesel::mysql::Mysql;
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{Nullable, Text, Timestamp};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use time::PrimitiveDateTime;
 
+use crate::django::DjangoUsers;
 use crate::pool::{MySqlConnection, MySqlPooledConnection};
 use crate::store::MySqlTokenStore;
 
@@ -25,6 +26,33 @@ use crate::store::MySqlTokenStore;
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations-mysql");
 
 type Harness = AsyncConnectionWrapper<MySqlConnection>;
+
+/// How a migration's own check declines to run (`SIGNAL SQLSTATE '45000'` with this
+/// message): the Django adoption's down when it cannot restore the table's definition.
+const REFUSAL: &str = "refusing to revert";
+
+/// The stored procedures the adoption migrations create and drop; one left behind by a
+/// failed or refused run is dropped after it.
+const MIGRATION_PROCEDURES: [&str; 2] = ["auth_tokens_adopt_users", "auth_tokens_revert_adoption"];
+
+/// Tells the migrations which Django table to adopt (`migrations-mysql/20260301000000`):
+/// session variables of the migration connection, NULL when the store keeps its own users.
+fn pass_users_table(h: &mut Harness, users: Option<&DjangoUsers>) -> Result<(), MigrationError> {
+    diesel::sql_query("SET @auth_tokens_users_schema = ?, @auth_tokens_users_table = ?")
+        .bind::<Nullable<Text>, _>(users.and_then(DjangoUsers::database))
+        .bind::<Nullable<Text>, _>(users.map(DjangoUsers::table))
+        .execute(h)
+        .map_err(MigrationError::database)?;
+    Ok(())
+}
+
+fn drop_leftover_procedures(h: &mut Harness) {
+    for name in MIGRATION_PROCEDURES {
+        if let Err(e) = diesel::sql_query(format!("DROP PROCEDURE IF EXISTS `{name}`")).execute(h) {
+            tracing::warn!(error = %e, procedure = name, "could not drop a migration's procedure");
+        }
+    }
+}
 
 type Embedded = Box<dyn Migration<Mysql>>;
 
@@ -109,12 +137,26 @@ fn run(
             MigrationDirection::Up => h.run_migration(&**m),
             MigrationDirection::Down => h.revert_migration(&**m),
         };
-        result.map_err(|source| MigrationError::Failed {
-            version,
-            description: description.clone(),
-            direction,
-            source,
-        })?;
+        if let Err(source) = result {
+            drop_leftover_procedures(h);
+            let description = description.clone();
+            return Err(
+                if direction == MigrationDirection::Down && source.to_string().contains(REFUSAL) {
+                    MigrationError::Refused {
+                        version,
+                        description,
+                        source,
+                    }
+                } else {
+                    MigrationError::Failed {
+                        version,
+                        description,
+                        direction,
+                        source,
+                    }
+                },
+            );
+        }
         tracing::info!(version, %description, %direction, "ran MySQL migration");
         done.push(version);
     }
@@ -148,7 +190,8 @@ fn status(h: &mut Harness) -> Result<Vec<MigrationStatus>, MigrationError> {
 }
 
 /// Runs `f` with a migration harness over a connection of its own, taken out of the
-/// store's pool (so it keeps the pool's session setup), in a blocking task.
+/// store's pool (so it keeps the pool's session setup), in a blocking task, after
+/// telling the migrations the store's Django table.
 async fn with_harness<T, F>(store: &MySqlTokenStore, f: F) -> Result<T, MigrationError>
 where
     T: Send + 'static,
@@ -156,8 +199,10 @@ where
 {
     let pooled = store.pool().get().await.map_err(MigrationError::database)?;
     let conn = MySqlPooledConnection::take(pooled);
+    let users = store.django_users().cloned();
     tokio::task::spawn_blocking(move || {
         let mut harness = Harness::from(conn);
+        pass_users_table(&mut harness, users.as_ref())?;
         f(&mut harness)
     })
     .await

@@ -17,6 +17,7 @@ use diesel::sql_types::{
 };
 use diesel_async::RunQueryDsl;
 
+use crate::django::DjangoUserTable;
 use crate::error::MySqlError;
 use crate::pool::MySqlConnection;
 use crate::rows::UserRow;
@@ -156,10 +157,17 @@ async fn attempt(
     Ok(Tx::Commit(Some(live)))
 }
 
+/// The user a redeemed code signed in: a row of the store's table or of an adopted Django one.
+enum Redeemed {
+    Own(UserRow),
+    Adopted(UserRecord),
+}
+
 async fn redeem(
     conn: &mut MySqlConnection,
     cmd: &RedeemCode,
-) -> Result<Tx<Option<UserRow>>, DieselError> {
+    django: Option<&DjangoUserTable>,
+) -> Result<Tx<Option<Redeemed>>, DieselError> {
     let consumed = diesel::sql_query(
         "UPDATE one_time_codes SET consumed_at = ? WHERE id = ? AND phone_number = ? \
          AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
@@ -172,6 +180,12 @@ async fn redeem(
     .await?;
     if consumed == 0 {
         return Ok(Tx::Rollback(None));
+    }
+    if let Some(django) = django {
+        let user = django
+            .upsert_by_phone(conn, cmd.phone.as_str(), cmd.at)
+            .await?;
+        return Ok(Tx::Commit(Some(Redeemed::Adopted(user))));
     }
     diesel::sql_query(
         "INSERT INTO auth_user (phone_number, is_verified, last_login, created_at, updated_at) \
@@ -189,7 +203,7 @@ async fn redeem(
         .select(UserRow::as_select())
         .first(conn)
         .await?;
-    Ok(Tx::Commit(Some(user)))
+    Ok(Tx::Commit(Some(Redeemed::Own(user))))
 }
 
 fn ticket(live: LiveCode) -> Result<AttemptTicket, MySqlError> {
@@ -224,8 +238,12 @@ impl MySqlTokenStore {
     }
 
     async fn redeem_code_inner(&self, cmd: &RedeemCode) -> Result<Option<UserRecord>, MySqlError> {
-        let row = transaction!(self, |conn| redeem(conn, cmd).await)?;
-        row.map(UserRecord::try_from).transpose()
+        let redeemed = transaction!(self, |conn| redeem(conn, cmd, self.django()).await)?;
+        match redeemed {
+            Some(Redeemed::Own(row)) => UserRecord::try_from(row).map(Some),
+            Some(Redeemed::Adopted(user)) => Ok(Some(user)),
+            None => Ok(None),
+        }
     }
 
     async fn withdraw_code_inner(&self, id: CodeId, at: OffsetDateTime) -> Result<(), MySqlError> {

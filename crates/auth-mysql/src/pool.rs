@@ -9,6 +9,7 @@ use diesel_async::{
     SimpleAsyncConnection, TransactionManager,
 };
 
+use crate::django::DjangoUsers;
 use crate::error::MySqlError;
 
 /// The connection type: diesel-async over the pure-Rust `mysql_async` driver.
@@ -124,6 +125,9 @@ pub struct MySqlOptions {
     /// Server-side limit on every statement (MariaDB `max_statement_time`, MySQL
     /// `max_execution_time`); `None` leaves the server's setting (default 5 s).
     pub statement_timeout: Option<Duration>,
+    /// A Django `auth_user` to adopt as the users table (ARCHITECTURE.md, "Existing
+    /// deployments"); `None` (the default): the store's own `auth_user`.
+    pub users_table: Option<DjangoUsers>,
 }
 
 impl MySqlOptions {
@@ -136,6 +140,7 @@ impl MySqlOptions {
             connect_timeout: Duration::from_secs(10),
             verify_after_idle: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
+            users_table: None,
         }
     }
 }

@@ -274,13 +274,18 @@ impl MySqlTokenStore {
                     .await?;
             }
             if let Some(tva) = tokens_valid_after {
-                let found = diesel::update(auth_user::table.find(user.0))
-                    .set((
-                        auth_user::tokens_valid_after.eq(tva),
-                        auth_user::updated_at.eq(at),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let found = match self.django() {
+                    Some(django) => django.set_tokens_valid_after(conn, user, tva).await?,
+                    None => {
+                        diesel::update(auth_user::table.find(user.0))
+                            .set((
+                                auth_user::tokens_valid_after.eq(tva),
+                                auth_user::updated_at.eq(at),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                };
                 if found > 0 {
                     diesel::insert_into(revoked_tokens::table)
                         .values(NewRevokedRow {

@@ -1,10 +1,12 @@
 //! [`MySqlTokenStore`]: the pool, its transactions (deadlock victims run again) and the constructors and migrations.
 
 use std::fmt;
+use std::sync::Arc;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AnsiTransactionManager, TransactionManager};
 
+use crate::django::{DjangoUserTable, DjangoUsers};
 use crate::error::MySqlError;
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
 
@@ -113,9 +115,12 @@ pub(crate) use transaction;
 /// The MySQL (and MariaDB) store: users in `auth_user`, refresh tokens and allowlisted
 /// access tokens in `auth_user_tokens` (by `token_type`), the revocation feed in
 /// `revoked_tokens`, the audit log in `audit_logs`. Cheap to clone; clones share the pool.
+/// With [`MySqlOptions::users_table`] (or [`MySqlTokenStore::with_django_users`]) the
+/// users are those of an adopted Django `auth_user` instead.
 #[derive(Clone)]
 pub struct MySqlTokenStore {
     pool: MySqlPool,
+    django: Option<Arc<DjangoUserTable>>,
 }
 
 impl fmt::Debug for MySqlTokenStore {
@@ -124,6 +129,7 @@ impl fmt::Debug for MySqlTokenStore {
         f.debug_struct("MySqlTokenStore")
             .field("pool_size", &status.size)
             .field("pool_max_size", &status.max_size)
+            .field("django_users", &self.django_users())
             .finish_non_exhaustive()
     }
 }
@@ -136,9 +142,10 @@ impl MySqlTokenStore {
 
     /// Connects with the given options; fails if no connection can be opened.
     pub async fn connect_with(options: &MySqlOptions) -> Result<Self, MySqlError> {
-        let store = Self {
-            pool: build_pool(options)?,
-        };
+        let mut store = Self::from_pool(build_pool(options)?);
+        if let Some(users) = &options.users_table {
+            store = store.with_django_users(users.clone());
+        }
         drop(store.conn().await?);
         Ok(store)
     }
@@ -146,7 +153,25 @@ impl MySqlTokenStore {
     /// A store over a pool made by [`build_pool`](crate::build_pool) (whose connections
     /// run in strict `sql_mode`, UTC: a pool set up otherwise breaks that guarantee).
     pub fn from_pool(pool: MySqlPool) -> Self {
-        Self { pool }
+        Self { pool, django: None }
+    }
+
+    /// The same store, keeping its users in the adopted Django table `users` (its
+    /// migrations adopt that table; ARCHITECTURE.md, "Existing deployments").
+    pub fn with_django_users(self, users: DjangoUsers) -> Self {
+        Self {
+            pool: self.pool,
+            django: Some(Arc::new(DjangoUserTable::new(users))),
+        }
+    }
+
+    /// The adopted Django table, if the store keeps its users there.
+    pub fn django_users(&self) -> Option<&DjangoUsers> {
+        self.django.as_deref().map(DjangoUserTable::users)
+    }
+
+    pub(crate) fn django(&self) -> Option<&DjangoUserTable> {
+        self.django.as_deref()
     }
 
     /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);

@@ -1,4 +1,5 @@
-//! [`UserDirectory`] over MySQL: the Django-style `auth_user` table.
+//! [`UserDirectory`] over MySQL: the store's `auth_user` table, or an adopted Django
+//! `auth_user` through [`crate::django`].
 
 use auth_core::{
     ActivationChange, LoginRecord, NewUser, PasswordChange, RevocationKind, UserDirectory, UserId,
@@ -10,6 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Unsigned};
 use diesel_async::RunQueryDsl;
 
+use crate::django;
 use crate::error::MySqlError;
 use crate::limits;
 use crate::rows::{NewRevokedRow, UserRow};
@@ -20,6 +22,13 @@ impl MySqlTokenStore {
     async fn create_user_inner(&self, user: &NewUser) -> Result<UserId, MySqlError> {
         limits::EMAIL.check(&user.email)?;
         limits::PASSWORD_HASH.check_opt(user.password_hash.as_deref())?;
+        if let Some(django) = self.django() {
+            if let Some(hash) = &user.password_hash {
+                django::check_password_fits(hash)?;
+            }
+            let id = with_conn!(self, |conn| django.insert_by_email(conn, user).await)?;
+            return id.ok_or(MySqlError::EmailTaken);
+        }
         let insert = diesel::insert_into(auth_user::table).values((
             auth_user::email.eq(user.email.as_bytes()),
             auth_user::password_hash.eq(user.password_hash.as_deref()),
@@ -50,6 +59,11 @@ impl MySqlTokenStore {
         if !limits::EMAIL.fits(email) {
             return Ok(None);
         }
+        if let Some(django) = self.django() {
+            return Ok(with_conn!(self, |conn| django
+                .find_by_email(conn, email)
+                .await)?);
+        }
         let row = with_conn!(self, |conn| auth_user::table
             .filter(auth_user::email.eq(email.as_bytes()))
             .select(UserRow::as_select())
@@ -60,6 +74,9 @@ impl MySqlTokenStore {
     }
 
     async fn find_user_inner(&self, id: UserId) -> Result<Option<UserRecord>, MySqlError> {
+        if let Some(django) = self.django() {
+            return Ok(with_conn!(self, |conn| django.find_by_id(conn, id).await)?);
+        }
         let row = with_conn!(self, |conn| auth_user::table
             .find(id.0)
             .select(UserRow::as_select())
@@ -72,6 +89,13 @@ impl MySqlTokenStore {
     async fn set_password_hash_inner(&self, change: &PasswordChange) -> Result<(), MySqlError> {
         let phc = change.password_hash.as_str();
         limits::PASSWORD_HASH.check(phc)?;
+        if let Some(django) = self.django() {
+            django::check_password_fits(phc)?;
+            with_conn!(self, |conn| django
+                .set_password(conn, change.user, phc)
+                .await)?;
+            return Ok(());
+        }
         with_conn!(self, |conn| diesel::update(
             auth_user::table.find(change.user.0)
         )
@@ -86,6 +110,10 @@ impl MySqlTokenStore {
 
     async fn record_login_inner(&self, login: &LoginRecord) -> Result<(), MySqlError> {
         let at = login.at;
+        if let Some(django) = self.django() {
+            with_conn!(self, |conn| django.record_login(conn, login.user, at).await)?;
+            return Ok(());
+        }
         with_conn!(self, |conn| diesel::update(
             auth_user::table.find(login.user.0)
         )
@@ -103,13 +131,18 @@ impl MySqlTokenStore {
             event_expires_at,
         } = *change;
         Ok(transaction!(self, |conn| {
-            let found = diesel::update(auth_user::table.find(id.0))
-                .set((
-                    auth_user::is_active.eq(active),
-                    auth_user::updated_at.eq(at),
-                ))
-                .execute(conn)
-                .await?;
+            let found = match self.django() {
+                Some(django) => django.set_active(conn, id, active).await?,
+                None => {
+                    diesel::update(auth_user::table.find(id.0))
+                        .set((
+                            auth_user::is_active.eq(active),
+                            auth_user::updated_at.eq(at),
+                        ))
+                        .execute(conn)
+                        .await?
+                }
+            };
             if found == 0 {
                 return Ok(Tx::Commit(false));
             }

@@ -12,8 +12,9 @@ use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 const SEED_VERSION: i64 = 20240227010724;
-const ALL_VERSIONS: [i64; 9] = [
+const ALL_VERSIONS: [i64; 10] = [
     20240227010724,
+    20260301000000,
     20260301000001,
     20260301000002,
     20260301000003,

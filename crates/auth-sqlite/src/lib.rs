@@ -16,6 +16,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod access;
+mod adopt;
 mod audit;
 mod cleanup;
 mod convert;

@@ -9,6 +9,7 @@ use auth_core::{
 use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
+use crate::adopt;
 use crate::convert::{micros, opt_time_at};
 use crate::store::{SqliteTokenStore, run};
 
@@ -88,6 +89,22 @@ fn failed(m: &Migration, direction: MigrationDirection, e: rusqlite::Error) -> M
     }
 }
 
+/// Migration 1 (`users`): where an existing users table is adopted instead.
+const ADOPTING_MIGRATION: i64 = 1;
+
+fn record_applied(tx: &Connection, m: &Migration) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        m.version,
+        m.name,
+        &checksum(m.up)[..],
+        micros(OffsetDateTime::now_utc())
+    ])?;
+    Ok(())
+}
+
 fn is_applied(tx: &Connection, version: i64) -> rusqlite::Result<bool> {
     tx.prepare_cached("SELECT 1 FROM schema_migrations WHERE version = ?1")?
         .query_row([version], |_| Ok(()))
@@ -111,19 +128,21 @@ pub(crate) fn up(conn: &mut Connection) -> Result<Vec<i64>, MigrationError> {
         if is_applied(&tx, m.version).map_err(fail)? {
             continue;
         }
-        tx.execute_batch(m.up).map_err(fail)?;
-        tx.prepare_cached(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                m.version,
-                m.name,
-                &checksum(m.up)[..],
-                micros(OffsetDateTime::now_utc())
-            ])
-        })
-        .map_err(fail)?;
+        let mut applied = vec![m];
+        if m.version == ADOPTING_MIGRATION && adopt::needed(&tx).map_err(fail)? {
+            // An existing users table: adopted instead of created; it then has what
+            // migration 7 adds too (ARCHITECTURE.md, "Existing deployments").
+            adopt::adopt(&tx).map_err(fail)?;
+            applied.extend(embedded(adopt::PHONE_NUMBER_MIGRATION));
+        } else if !(m.version == adopt::PHONE_NUMBER_MIGRATION
+            && adopt::adopted(&tx).map_err(fail)?)
+        {
+            // (An adopted table got migration 7's column from the adoption.)
+            tx.execute_batch(m.up).map_err(fail)?;
+        }
+        for a in applied {
+            record_applied(&tx, a).map_err(fail)?;
+        }
         tx.commit().map_err(fail)?;
         tracing::info!(
             version = m.version,
@@ -147,7 +166,19 @@ fn revert(conn: &mut Connection, versions: Vec<i64>) -> Result<Vec<i64>, Migrati
         if !is_applied(&tx, m.version).map_err(fail)? {
             continue;
         }
-        tx.execute_batch(m.down).map_err(fail)?;
+        let adopted = adopt::adopted(&tx).map_err(fail)?;
+        if adopted && m.version == ADOPTING_MIGRATION {
+            if let Err(refusal) = adopt::revert(&tx).map_err(fail)? {
+                // Dropping the transaction rolls it back: nothing changed.
+                return Err(MigrationError::Refused {
+                    version: m.version,
+                    description: m.name.to_owned(),
+                    source: Box::new(refusal),
+                });
+            }
+        } else if !(adopted && m.version == adopt::PHONE_NUMBER_MIGRATION) {
+            tx.execute_batch(m.down).map_err(fail)?;
+        }
         tx.prepare_cached("DELETE FROM schema_migrations WHERE version = ?1")
             .and_then(|mut stmt| stmt.execute([m.version]))
             .map_err(fail)?;

@@ -13,7 +13,12 @@ use crate::store::{SqliteTokenStore, run, write};
 macro_rules! user_select {
     ($rest:literal) => {
         concat!(
-            "SELECT id, email, password_hash, is_active, is_admin, tokens_valid_after, last_login FROM users ",
+            // An adopted table's nullable is_active/is_admin read fail-closed (NULL: inactive,
+            // not admin), its legacy text last_login as microseconds (ARCHITECTURE.md,
+            // "Existing deployments").
+            "SELECT id, email, password_hash, COALESCE(is_active, 0), COALESCE(is_admin, 0), tokens_valid_after, \
+             CASE typeof(last_login) WHEN 'text' THEN CAST(round(unixepoch(last_login, 'subsec') * 1000000) AS INTEGER) \
+             ELSE last_login END FROM users ",
             $rest
         )
     };

@@ -180,7 +180,7 @@ async fn run_on<B: Backend + 'static>(
         database_url: fresh.url.clone(),
         ..authd::Settings::default()
     };
-    let store = B::connect(&fresh.url, authd::DatabaseTimeouts::default()).await?;
+    let store = B::connect(&fresh.url, authd::DatabaseTimeouts::default(), None).await?;
     let keys = auth_core::Keyring::generate("bench", SigningAlgorithm::EdDSA)?;
     let svc: TokenService<B> = authd::build_service(store, keys, &settings)?;
 

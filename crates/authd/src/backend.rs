@@ -55,10 +55,12 @@ pub trait Backend: TokenStore + Migrations + Sized {
     /// Display name.
     const NAME: &'static str;
 
-    /// Connects without migrating, every database call bounded by `timeouts`.
+    /// Connects without migrating, every database call bounded by `timeouts`, keeping
+    /// users in the adopted Django table `users_table` when one is named (MySQL only).
     fn connect(
         url: &str,
         timeouts: DatabaseTimeouts,
+        users_table: Option<&str>,
     ) -> impl Future<Output = anyhow::Result<Self>> + Send;
 
     /// Starts pushing revocations into `service`'s cache, where the backend can
@@ -69,6 +71,17 @@ pub trait Backend: TokenStore + Migrations + Sized {
     ) -> impl Future<Output = anyhow::Result<Option<PushGuard>>> + Send {
         let _ = service;
         async { Ok(None) }
+    }
+}
+
+/// Refuses `users_table` on a backend that adopts no Django table.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn no_users_table(backend: &str, users_table: Option<&str>) -> anyhow::Result<()> {
+    match users_table {
+        Some(table) => {
+            bail!("users_table ({table}) adopts a Django auth_user on MySQL only, not on {backend}")
+        }
+        None => Ok(()),
     }
 }
 
@@ -85,7 +98,12 @@ mod sqlite {
     impl Backend for SqliteTokenStore {
         const NAME: &'static str = "SQLite";
 
-        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
+        async fn connect(
+            url: &str,
+            timeouts: DatabaseTimeouts,
+            users_table: Option<&str>,
+        ) -> anyhow::Result<Self> {
+            super::no_users_table(Self::NAME, users_table)?;
             let timeouts = SqliteTimeouts {
                 acquire: timeouts.acquire,
                 busy: timeouts.statement.unwrap_or(DEFAULT_BUSY_TIMEOUT),
@@ -108,7 +126,12 @@ mod postgres {
     impl Backend for PgTokenStore {
         const NAME: &'static str = "PostgreSQL";
 
-        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
+        async fn connect(
+            url: &str,
+            timeouts: DatabaseTimeouts,
+            users_table: Option<&str>,
+        ) -> anyhow::Result<Self> {
+            super::no_users_table(Self::NAME, users_table)?;
             let timeouts = PgTimeouts {
                 acquire: timeouts.acquire,
                 statement: timeouts.statement,
@@ -130,18 +153,23 @@ mod postgres {
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    use auth_mysql::{MySqlOptions, MySqlTokenStore};
+    use auth_mysql::{DjangoUsers, MySqlOptions, MySqlTokenStore};
 
     use super::{Backend, DatabaseTimeouts};
 
     impl Backend for MySqlTokenStore {
         const NAME: &'static str = "MySQL";
 
-        async fn connect(url: &str, timeouts: DatabaseTimeouts) -> anyhow::Result<Self> {
+        async fn connect(
+            url: &str,
+            timeouts: DatabaseTimeouts,
+            users_table: Option<&str>,
+        ) -> anyhow::Result<Self> {
             let mut options = MySqlOptions::new(url);
             options.wait_timeout = timeouts.acquire;
             options.connect_timeout = timeouts.acquire;
             options.statement_timeout = timeouts.statement;
+            options.users_table = users_table.map(DjangoUsers::parse).transpose()?;
             Ok(MySqlTokenStore::connect_with(&options).await?)
         }
     }
@@ -150,6 +178,14 @@ mod mysql {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn users_table_is_refused_outside_mysql() {
+        let err = no_users_table("SQLite", Some("auth_user")).unwrap_err();
+        assert!(err.to_string().contains("MySQL only"), "{err}");
+        assert!(no_users_table("SQLite", None).is_ok());
+    }
 
     #[test]
     fn schemes_and_redaction() {

@@ -342,15 +342,19 @@ fn throwaway_keyring() -> anyhow::Result<Keyring> {
 }
 
 async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
-    let store = B::connect(&settings.database_url, settings.resilience.database)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to {} at {}",
-                B::NAME,
-                redact(&settings.database_url)
-            )
-        })?;
+    let store = B::connect(
+        &settings.database_url,
+        settings.resilience.database,
+        settings.users_table.as_deref(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "connecting to {} at {}",
+            B::NAME,
+            redact(&settings.database_url)
+        )
+    })?;
     if let Command::Migrate { action } = &command {
         return migrate(&store, action).await;
     }

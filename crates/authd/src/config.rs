@@ -136,6 +136,16 @@ pub struct SettingsArgs {
     /// Database URL: sqlite:PATH, postgres://..., mysql://... [default: sqlite:./authd.db]
     #[arg(long, global = true, env = "AUTHD_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+    /// MySQL only: an existing Django `auth_user` to adopt as the users table, `TABLE`
+    /// or `DATABASE.TABLE` (e.g. `auth_user`, `hybrid.auth_user`) [default: none, authd
+    /// creates its own `auth_user`]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_USERS_TABLE",
+        value_name = "[DATABASE.]TABLE"
+    )]
+    pub users_table: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, global = true, env = "AUTHD_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
@@ -367,6 +377,8 @@ impl RateLimitSettings {
 pub struct Settings {
     /// Database URL; its scheme picks the backend.
     pub database_url: String,
+    /// MySQL: the adopted Django users table (`None`: authd's own `auth_user`).
+    pub users_table: Option<String>,
     /// Listen address.
     pub bind: SocketAddr,
     /// Development or production.
@@ -428,6 +440,7 @@ impl Default for Settings {
         let core = TokenServiceConfig::new(DEV_ISSUER, "authd");
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
+            users_table: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             environment: Environment::Development,
             issuer: core.issuer,
@@ -486,6 +499,7 @@ impl SettingsArgs {
         pick!(
             config,
             database_url,
+            users_table,
             bind,
             environment,
             issuer,
@@ -546,6 +560,7 @@ impl SettingsArgs {
             .context("[[clients]]")?;
         Ok(Settings {
             database_url: self.database_url.unwrap_or(d.database_url),
+            users_table: self.users_table.or(d.users_table),
             bind,
             environment,
             issuer,
@@ -698,6 +713,27 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.pbkdf2_rounds, DEFAULT_PBKDF2_ROUNDS);
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn users_table_from_the_file_or_a_flag() {
+        let file: SettingsArgs = toml::from_str("users_table = \"hybrid.auth_user\"").unwrap();
+        assert_eq!(
+            SettingsArgs::default()
+                .or(file.clone())
+                .into_settings()
+                .unwrap()
+                .users_table
+                .as_deref(),
+            Some("hybrid.auth_user")
+        );
+        let flag = SettingsArgs {
+            users_table: Some("auth_user".into()),
+            ..Default::default()
+        };
+        let s = flag.or(file).into_settings().unwrap();
+        assert_eq!(s.users_table.as_deref(), Some("auth_user"));
+        assert_eq!(Settings::default().users_table, None);
     }
 
     #[test]
