@@ -19,6 +19,7 @@ mod access;
 mod audit;
 mod cleanup;
 mod error;
+mod import;
 mod limits;
 mod migrate;
 mod otp;
