@@ -11,6 +11,7 @@
 //! [`MigrationTestDatabase`].
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod admin_scenarios;
 pub mod contract;
 mod database;
 pub mod fixtures;

@@ -1372,6 +1372,16 @@ macro_rules! conformance_tests {
             cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
             cleanup_removes_spent_codes_outside_the_limit_window,
             a_second_live_token_for_a_session_is_refused,
+            audit_page_applies_each_filter_and_pages_by_id,
+            import_users_inserts_new_users_and_returns_stored_ones,
+            a_failed_import_batch_writes_nothing,
+            set_user_admin_writes_a_user_event_only_for_known_users,
+        );
+        $crate::conformance_tests!(@each $db; admin_scenarios;
+            admin_tokens_carry_the_admin_role_and_others_none,
+            a_demoted_or_disabled_admin_is_refused_at_the_next_request,
+            imported_users_log_in_with_their_legacy_hashes,
+            audit_log_pages_through_a_filter,
         );
         $crate::conformance_tests!(@each $db; timestamps;
             every_stored_time_comes_from_the_injected_clock,

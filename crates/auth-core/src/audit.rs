@@ -120,3 +120,46 @@ pub struct AuditRecord {
     /// The event.
     pub event: AuditEvent,
 }
+
+/// The most rows one [`AuditQuery`] returns.
+pub const MAX_AUDIT_PAGE: u32 = 500;
+
+/// A filtered page of the audit log, newest first. Every filter is optional; set ones
+/// all apply. Built in core (the service clamps `limit`); a backend translates it into
+/// one query (see [`AuditLog::audit_page`](crate::AuditLog::audit_page)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events of this user.
+    pub user: Option<UserId>,
+    /// Only events of this kind.
+    pub kind: Option<AuditKind>,
+    /// Only events at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// Only events before this instant.
+    pub until: Option<OffsetDateTime>,
+    /// Paging: only rows whose id is below this one (the `next_before` of the previous
+    /// page).
+    pub before_id: Option<i64>,
+    /// At most this many rows.
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// The newest `limit` events, optionally of one user only.
+    pub fn recent(user: Option<UserId>, limit: u32) -> Self {
+        Self {
+            user,
+            limit,
+            ..Self::default()
+        }
+    }
+}
+
+/// One page of an [`AuditQuery`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    /// The events, newest first.
+    pub records: Vec<AuditRecord>,
+    /// The `before_id` of the next page; `None` when this page is the last.
+    pub next_before: Option<i64>,
+}

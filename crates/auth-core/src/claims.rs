@@ -18,7 +18,7 @@ use crate::users::UserId;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claim names the library sets itself; application claims may not use them.
-pub const RESERVED_CLAIMS: [&str; 11] = [
+pub const RESERVED_CLAIMS: [&str; 12] = [
     "iss",
     "aud",
     "sub",
@@ -30,7 +30,16 @@ pub const RESERVED_CLAIMS: [&str; 11] = [
     "typ",
     "client_id",
     "scope",
+    ROLES_CLAIM,
 ];
+
+/// The claim listing the user's roles (RFC 9068 section 2.2.3.1, `roles`): `["admin"]`
+/// in the access tokens of a user whose `is_admin` flag was set when the token was
+/// issued; absent in everyone else's (ARCHITECTURE.md, "Admin users").
+pub const ROLES_CLAIM: &str = "roles";
+
+/// The role of an admin user in [`ROLES_CLAIM`].
+pub const ADMIN_ROLE: &str = "admin";
 
 /// The registered claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -70,6 +70,20 @@ pub struct LoginRecord {
     pub at: OffsetDateTime,
 }
 
+/// Grants or withdraws a user's admin flag (`updated_at = at`) and appends a user
+/// revocation event, atomically, so every cache reads the user again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminChange {
+    /// The user.
+    pub user: UserId,
+    /// The new flag.
+    pub admin: bool,
+    /// When: the user's `updated_at` and the event's `revoked_at`.
+    pub at: OffsetDateTime,
+    /// Until when the event is kept.
+    pub event_expires_at: OffsetDateTime,
+}
+
 /// Activates or deactivates a user (`updated_at = at`) and appends a user revocation
 /// event, atomically.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -178,6 +178,10 @@ pub enum Error {
     /// The session, user or token named does not exist (or is not the caller's).
     #[error("not found")]
     NotFound,
+    /// A valid access token without the admin role, or of a user who is no longer an
+    /// active admin, on an internal endpoint (HTTP 403).
+    #[error("the admin role is required")]
+    Forbidden,
     /// A key was refused at load, or signing failed.
     #[error("key error: {0}")]
     Key(#[from] crate::keys::KeyError),

@@ -8,6 +8,7 @@ mod clock;
 mod commands;
 mod error;
 mod grant;
+mod import;
 mod keys;
 #[cfg(any(test, feature = "memory"))]
 mod memory;
@@ -24,16 +25,19 @@ mod store;
 mod users;
 mod verified_cache;
 
-pub use audit::{AuditEvent, AuditKind, AuditRecord};
-pub use claims::{ACCESS_TOKEN_TYPE, AccessClaims, Authenticated, RESERVED_CLAIMS};
+pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
+pub use claims::{
+    ACCESS_TOKEN_TYPE, ADMIN_ROLE, AccessClaims, Authenticated, RESERVED_CLAIMS, ROLES_CLAIM,
+};
 pub use cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
-    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
-    UserRevocation,
+    AccessTokenRevocation, ActivationChange, AdminChange, LoginRecord, PasswordChange,
+    SessionRevocation, UserRevocation,
 };
 pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
+pub use import::{ImportRowError, ImportUser, ImportedUser, UserImport, duplicate_rows};
 pub use keys::{KeyError, KeyMaterial, KeySpec, Keyring, KeyringSpec, SigningAlgorithm};
 #[cfg(any(test, feature = "memory"))]
 pub use memory::{MemoryCode, MemoryError, MemoryStore, MemoryTables, MemoryUser};
@@ -61,13 +65,13 @@ pub use revocation::{
 pub use service::{
     ClientInfo, CodeRequested, DEFAULT_RETRY_WINDOW, OneTimeCodes, REPLAY_DELAY_BUCKETS,
     RefreshCause, RefreshStats, RefreshTokenInspection, RevocationMode, TokenPair, TokenService,
-    TokenServiceBuilder, TokenServiceConfig,
+    TokenServiceBuilder, TokenServiceConfig, UserLookup,
 };
 pub use session::{
     NewRefreshToken, RefreshTokenRecord, Replay, RevokeReason, Rotation, SessionId, SessionInfo,
 };
 pub use store::{
-    AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserDirectory,
+    AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserAdmin, UserDirectory,
 };
 pub use users::{NewUser, UserId, UserProfile, UserRecord, UserState, normalize_email};
 pub use verified_cache::{VerifiedCacheLimits, VerifiedCacheStats};

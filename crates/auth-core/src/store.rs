@@ -8,13 +8,15 @@
 use std::future::Future;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, DeletedBatch, run_cleanup};
 use crate::commands::{
-    AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
-    UserRevocation,
+    AccessTokenRevocation, ActivationChange, AdminChange, LoginRecord, PasswordChange,
+    SessionRevocation, UserRevocation,
 };
 use crate::error::Result;
+use crate::import::{ImportedUser, UserImport};
+use crate::otp::phone::PhoneNumber;
 use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
@@ -151,12 +153,48 @@ pub trait AuditLog: Send + Sync {
     /// Appends one event.
     fn append_audit(&self, event: &AuditEvent) -> impl Future<Output = Result<()>> + Send;
 
+    /// The events matching every filter `query` sets, highest id (newest) first, at
+    /// most `query.limit`, in one query.
+    fn audit_page(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+
     /// The newest events first, optionally of one user only.
     fn recent_audit(
         &self,
         user: Option<UserId>,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send
+    where
+        Self: Sized,
+    {
+        async move { self.audit_page(&AuditQuery::recent(user, limit)).await }
+    }
+}
+
+/// What an administrator needs beyond [`UserDirectory`]: finding a user by phone and
+/// importing users in bulk.
+pub trait UserAdmin: Send + Sync {
+    /// Finds a user by E.164 phone number.
+    fn find_user_by_phone(
+        &self,
+        phone: &PhoneNumber,
+    ) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+
+    /// Grants or withdraws the admin flag and appends a user revocation event, both
+    /// atomically. `Ok(false)` if the user does not exist.
+    fn set_user_admin(&self, change: &AdminChange) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Imports a batch in one transaction: for each user, in order, the stored user
+    /// with its email, else with its phone, is returned as
+    /// [`ImportedUser::Existing`] and left unchanged; otherwise the user is inserted
+    /// (email, phone, password hash, active and admin flags, `created_at = updated_at =
+    /// batch.at`). Any failure rolls the whole batch back.
+    fn import_users(
+        &self,
+        batch: &UserImport,
+    ) -> impl Future<Output = Result<Vec<ImportedUser>>> + Send;
 }
 
 /// Removal of expired rows: the rules, the loop and the counting are core's; a backend
@@ -191,6 +229,7 @@ pub trait Cleanup: Send + Sync {
 /// Everything a [`TokenService`](crate::TokenService) needs from a backend.
 pub trait TokenStore:
     UserDirectory
+    + UserAdmin
     + RefreshTokenStore
     + AccessTokenStore
     + AuditLog
@@ -203,6 +242,7 @@ pub trait TokenStore:
 
 impl<T> TokenStore for T where
     T: UserDirectory
+        + UserAdmin
         + RefreshTokenStore
         + AccessTokenStore
         + AuditLog

@@ -60,6 +60,8 @@ pub struct UserState {
     pub is_active: bool,
     /// Tokens with `iat` before this (whole seconds) are invalid.
     pub tokens_valid_after: Option<OffsetDateTime>,
+    /// Whether the user is an admin: its next access token carries the admin role.
+    pub is_admin: bool,
 }
 
 impl UserState {
@@ -101,6 +103,7 @@ impl From<&UserRecord> for UserState {
         UserState {
             is_active: u.is_active,
             tokens_valid_after: u.tokens_valid_after,
+            is_admin: u.is_admin,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! [`AuditLog`] over MySQL: the append-only `audit_logs` table.
 
-use auth_core::{AuditEvent, AuditLog, AuditRecord, UserId};
+use auth_core::{AuditEvent, AuditLog, AuditQuery, AuditRecord};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -18,16 +18,24 @@ impl MySqlTokenStore {
         Ok(())
     }
 
-    async fn recent_audit_inner(
-        &self,
-        user: Option<UserId>,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, MySqlError> {
+    async fn audit_page_inner(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, MySqlError> {
         let mut query = audit_logs::table.select(AuditRow::as_select()).into_boxed();
-        if let Some(user) = user {
+        if let Some(user) = q.user {
             query = query.filter(audit_logs::user_id.eq(user.0));
         }
-        let query = query.order(audit_logs::id.desc()).limit(i64::from(limit));
+        if let Some(kind) = q.kind {
+            query = query.filter(audit_logs::event_type.eq(kind.as_str()));
+        }
+        if let Some(since) = q.since {
+            query = query.filter(audit_logs::created_at.ge(since));
+        }
+        if let Some(until) = q.until {
+            query = query.filter(audit_logs::created_at.lt(until));
+        }
+        if let Some(before) = q.before_id {
+            query = query.filter(audit_logs::id.lt(before));
+        }
+        let query = query.order(audit_logs::id.desc()).limit(i64::from(q.limit));
         let rows = with_conn!(self, |conn| query.load(conn).await)?;
         rows.into_iter().map(AuditRecord::try_from).collect()
     }
@@ -38,12 +46,8 @@ impl AuditLog for MySqlTokenStore {
         Ok(self.append_audit_inner(event).await?)
     }
 
-    async fn recent_audit(
-        &self,
-        user: Option<UserId>,
-        limit: u32,
-    ) -> auth_core::Result<Vec<AuditRecord>> {
-        Ok(self.recent_audit_inner(user, limit).await?)
+    async fn audit_page(&self, query: &AuditQuery) -> auth_core::Result<Vec<AuditRecord>> {
+        Ok(self.audit_page_inner(query).await?)
     }
 }
 

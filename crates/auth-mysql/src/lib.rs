@@ -20,6 +20,7 @@ mod audit;
 mod cleanup;
 mod django;
 mod error;
+mod import;
 mod limits;
 mod migrate;
 mod otp;

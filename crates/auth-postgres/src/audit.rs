@@ -1,6 +1,8 @@
 //! [`AuditLog`] over `audit_logs`.
 
-use auth_core::{AuditEvent, AuditKind, AuditLog, AuditRecord, Result, SessionId, UserId};
+use auth_core::{
+    AuditEvent, AuditKind, AuditLog, AuditQuery, AuditRecord, Result, SessionId, UserId,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
@@ -10,11 +12,13 @@ use crate::error::{corrupt, db};
 use crate::statements::PgStatements;
 use crate::store::PgTokenStore;
 
-const RECENT: &str = "SELECT id, event_type, user_id, session_id, ip, user_agent, details, created_at \
-    FROM audit_logs ORDER BY id DESC LIMIT $1";
-
-const RECENT_OF_USER: &str = "SELECT id, event_type, user_id, session_id, ip, user_agent, details, \
-    created_at FROM audit_logs WHERE user_id = $2 ORDER BY id DESC LIMIT $1";
+/// Every filter of an [`AuditQuery`]; a NULL parameter leaves its filter out.
+const PAGE: &str = "SELECT id, event_type, user_id, session_id, ip, user_agent, details, created_at \
+    FROM audit_logs WHERE ($1::bigint IS NULL OR user_id = $1) \
+    AND ($2::text IS NULL OR event_type = $2) \
+    AND ($3::timestamptz IS NULL OR created_at >= $3) \
+    AND ($4::timestamptz IS NULL OR created_at < $4) \
+    AND ($5::bigint IS NULL OR id < $5) ORDER BY id DESC LIMIT $6";
 
 fn record(row: &PgRow) -> Result<AuditRecord> {
     let kind: String = row.try_get("event_type").map_err(db)?;
@@ -57,14 +61,17 @@ impl AuditLog for PgTokenStore {
         Ok(())
     }
 
-    async fn recent_audit(&self, user: Option<UserId>, limit: u32) -> Result<Vec<AuditRecord>> {
-        let query = match user {
-            Some(user) => sqlx::query(RECENT_OF_USER)
-                .bind(i64::from(limit))
-                .bind(user.0),
-            None => sqlx::query(RECENT).bind(i64::from(limit)),
-        };
-        let rows = query.fetch_all(self.pool()).await.map_err(db)?;
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(PAGE)
+            .bind(query.user.map(|u| u.0))
+            .bind(query.kind.map(AuditKind::as_str))
+            .bind(query.since)
+            .bind(query.until)
+            .bind(query.before_id)
+            .bind(i64::from(query.limit))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db)?;
         rows.iter().map(record).collect()
     }
 }

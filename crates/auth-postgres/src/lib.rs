@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod cleanup;
 mod error;
+mod import;
 mod listener;
 mod migrate;
 mod otp;

@@ -1,6 +1,6 @@
 //! [`AuditLog`] over SQLite: the append-only `audit_logs` table.
 
-use auth_core::{AuditEvent, AuditKind, AuditLog, AuditRecord, SessionId, UserId};
+use auth_core::{AuditEvent, AuditKind, AuditLog, AuditQuery, AuditRecord, SessionId, UserId};
 use deadpool_sqlite::rusqlite::{self, Connection, Row, params};
 
 use crate::convert::{bad_json, micros, opt_uuid_at, sid, time_at, unexpected};
@@ -57,25 +57,27 @@ impl AuditLog for SqliteTokenStore {
         Ok(())
     }
 
-    async fn recent_audit(
-        &self,
-        user: Option<UserId>,
-        limit: u32,
-    ) -> auth_core::Result<Vec<AuditRecord>> {
+    async fn audit_page(&self, query: &AuditQuery) -> auth_core::Result<Vec<AuditRecord>> {
+        let q = query.clone();
         let records = run(self.writers(), move |conn| {
-            let limit = i64::from(limit);
-            let rows = match user {
-                None => conn
-                    .prepare_cached(audit_select!("ORDER BY id DESC LIMIT ?1"))?
-                    .query_map([limit], audit_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?,
-                Some(user) => conn
-                    .prepare_cached(audit_select!(
-                        "WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2"
-                    ))?
-                    .query_map(params![user.0, limit], audit_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?,
-            };
+            let rows = conn
+                .prepare_cached(audit_select!(
+                    "WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR event_type = ?2) \
+                     AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4) \
+                     AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6"
+                ))?
+                .query_map(
+                    params![
+                        q.user.map(|u| u.0),
+                        q.kind.map(AuditKind::as_str),
+                        q.since.map(micros),
+                        q.until.map(micros),
+                        q.before_id,
+                        i64::from(q.limit),
+                    ],
+                    audit_from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
         .await?;

@@ -21,6 +21,7 @@ mod audit;
 mod cleanup;
 mod convert;
 mod error;
+mod import;
 mod migrate;
 mod otp;
 mod refresh;

@@ -26,6 +26,8 @@ macro_rules! user_select {
 
 /// The user with a phone number (one-time-code sign-in).
 pub(crate) const USER_BY_PHONE: &str = user_select!("WHERE phone_number = ?1");
+/// The user with an email.
+pub(crate) const USER_BY_EMAIL: &str = user_select!("WHERE email = ?1");
 
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -63,7 +65,7 @@ impl UserDirectory for SqliteTokenStore {
         let email = email.to_owned();
         let user = run(self.writers(), move |conn| {
             Ok(conn
-                .prepare_cached(user_select!("WHERE email = ?1"))?
+                .prepare_cached(USER_BY_EMAIL)?
                 .query_row([email], user_from_row)
                 .optional()?)
         })

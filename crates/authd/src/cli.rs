@@ -66,9 +66,10 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientsAction,
     },
-    /// Manage users.
+    /// Manage users (also `users`).
+    #[command(visible_alias = "users")]
     User {
-        /// create, disable or enable.
+        /// create, disable, enable, admin or import.
         #[command(subcommand)]
         action: UserAction,
     },
@@ -176,6 +177,23 @@ pub enum UserAction {
     Enable {
         /// Id or email.
         user: String,
+    },
+    /// Make a user an admin (its next access token carries `roles: ["admin"]`), or with
+    /// --revoke no longer one: the internal endpoints refuse it at its next request.
+    Admin {
+        /// Id or email.
+        user: String,
+        /// Withdraw the admin flag instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Import users from a JSON Lines or CSV file (fields: email and/or phone,
+    /// password_hash, active, admin). Every row is checked first: any bad row is
+    /// reported with its line number and nothing is imported. Users already stored
+    /// (same email, else phone) are left unchanged, so a second run changes nothing.
+    Import {
+        /// The file (`.jsonl`/`.csv`; otherwise told apart by its first character).
+        file: std::path::PathBuf,
     },
 }
 
@@ -513,6 +531,23 @@ async fn admin<B: Backend>(
         Command::User {
             action: UserAction::Enable { user },
         } => set_active(service, &user, true).await?,
+        Command::User {
+            action: UserAction::Admin { user, revoke },
+        } => {
+            let id = resolve_user(service, &user).await?;
+            if !service.set_user_admin(id, !revoke).await? {
+                bail!("no user {id}");
+            }
+            let now = if revoke {
+                "no longer an admin"
+            } else {
+                "an admin"
+            };
+            println!("user {id} is {now}");
+        }
+        Command::User {
+            action: UserAction::Import { file },
+        } => return import_users(service, &file).await,
         Command::Sessions {
             action: SessionsAction::List { user },
         } => {
@@ -576,6 +611,39 @@ async fn set_active<B: Backend>(
     }
     println!("user {id} {}", if active { "enabled" } else { "disabled" });
     Ok(())
+}
+
+/// `users import FILE`: the summary on stdout, progress and bad rows on stderr (exit
+/// status 1 when rows were refused).
+async fn import_users<B: Backend>(
+    service: &TokenService<B>,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    match crate::import::import_file(service, file, |line| eprintln!("{line}")).await {
+        Ok(summary) => {
+            let secs = started.elapsed().as_secs_f64();
+            println!("{summary}");
+            println!(
+                "{:.1}s, {:.0} rows/s",
+                secs,
+                summary.rows as f64 / secs.max(1e-9)
+            );
+            if !summary.differing.is_empty() {
+                let lines: Vec<String> = summary.differing.iter().map(u64::to_string).collect();
+                println!("stored with other values: line(s) {}", lines.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::import::ImportError::BadRows(bad)) => {
+            for row in &bad {
+                eprintln!("{}:{}: {}", file.display(), row.line, row.reason);
+            }
+            eprintln!("{} bad row(s); nothing was imported", bad.len());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs the service's cleanup once, reporting progress while it deletes.

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="authd", error="invalid_token""#;
 /// The `WWW-Authenticate` value of a 401 without a bearer token (RFC 6750 section 3.1).
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+/// The `WWW-Authenticate` value of a 403 on an internal endpoint (RFC 6750 section 3.1).
+pub const INSUFFICIENT_SCOPE_CHALLENGE: &str = r#"Bearer realm="authd", error="insufficient_scope", error_description="the admin role is required""#;
 /// The `WWW-Authenticate` value of a 401 `invalid_client` (RFC 6749 section 5.2).
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="authd""#;
 
@@ -66,6 +68,19 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "a bearer access token is required",
+            )
+        }
+    }
+
+    /// 403 `insufficient_scope`: a valid access token that is not an active admin's,
+    /// on an internal endpoint.
+    pub fn forbidden() -> Self {
+        Self {
+            challenge: Some(INSUFFICIENT_SCOPE_CHALLENGE),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "this endpoint requires the admin role",
             )
         }
     }
@@ -207,6 +222,7 @@ impl From<auth_core::Error> for ApiError {
                 "this email is already registered",
             ),
             E::NotFound => ApiError::not_found(),
+            E::Forbidden => ApiError::forbidden(),
             E::Overloaded => {
                 tracing::info!("login shed: no password-hashing slot free in time");
                 ApiError::unavailable()

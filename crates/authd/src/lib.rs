@@ -6,6 +6,7 @@
 //! (re-exported here).
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod admin;
 mod app;
 mod backend;
 mod body_limit;
@@ -15,6 +16,7 @@ mod cors;
 mod deadline;
 mod error;
 mod extract;
+pub mod import;
 mod keyfile;
 mod metrics;
 mod oauth;
@@ -26,13 +28,17 @@ mod resilience;
 mod server;
 mod shedding;
 
+pub use admin::ADMIN_ROUTES;
 pub use app::{AppState, ROUTES, router};
 pub use backend::{Backend, DatabaseKind, PushGuard, redact};
 pub use config::{
     DEFAULT_DATABASE_URL, DEV_KEY_FILE, LogFormat, RateLimitSettings, Settings, SettingsArgs, Span,
 };
 pub use cors::CorsPolicy;
-pub use error::{ApiError, BASIC_CHALLENGE, BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE};
+pub use error::{
+    ApiError, BASIC_CHALLENGE, BEARER_CHALLENGE, INSUFFICIENT_SCOPE_CHALLENGE,
+    INVALID_TOKEN_CHALLENGE,
+};
 pub use extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
 pub use keyfile::{
     activate_key, add_standby_key, generate_key_file, load_keyring, read_key_spec, remove_key,

@@ -149,6 +149,7 @@ pub(crate) fn error_label(err: &auth_core::Error) -> &'static str {
         E::InvalidInput { .. } => "invalid_request",
         E::EmailTaken => "email_taken",
         E::NotFound => "not_found",
+        E::Forbidden => "forbidden",
         E::Unavailable(_) => "unavailable",
         E::Overloaded => "overloaded",
         _ => "error",

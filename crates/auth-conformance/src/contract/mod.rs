@@ -5,6 +5,7 @@
 //! backend's [`TestDatabase`](crate::TestDatabase), expanded by
 //! [`conformance_tests!`](crate::conformance_tests).
 
+mod admin;
 mod cleanup;
 mod feed;
 mod records;
@@ -12,6 +13,11 @@ mod revocation;
 mod rotation;
 mod schema;
 
+pub use admin::{
+    a_failed_import_batch_writes_nothing, audit_page_applies_each_filter_and_pages_by_id,
+    import_users_inserts_new_users_and_returns_stored_ones,
+    set_user_admin_writes_a_user_event_only_for_known_users,
+};
 pub use cleanup::{
     cleanup_counts_and_keeps_rotated_rows_of_live_sessions,
     cleanup_removes_spent_codes_outside_the_limit_window,

@@ -8,6 +8,7 @@
 //! belongs to, at most one live refresh token per session) are checked before anything
 //! is changed, so a refused operation writes nothing.
 
+mod import;
 mod otp;
 mod state;
 #[cfg(test)]
@@ -35,6 +36,9 @@ pub enum MemoryError {
     /// A row names a user that does not exist.
     #[error("foreign key violated: {0}")]
     ForeignKeyViolation(&'static str),
+    /// A value is longer than its column holds (the SQL schemas' limits).
+    #[error("check constraint violated: {0}")]
+    CheckViolation(&'static str),
 }
 
 impl From<MemoryError> for crate::Error {

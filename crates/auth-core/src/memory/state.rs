@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::{MemoryCode, MemoryError, MemoryTables, MemoryUser};
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::cleanup::{CleanupBatch, CleanupRule, DeletedBatch};
 use crate::error::{Error, Result};
 use crate::refresh::{TokenHash, TokenId};
@@ -121,6 +121,16 @@ impl State {
         };
         user.is_active = active;
         self.push_event(id, RevokedItem::User(id), at, event_expires_at);
+        true
+    }
+
+    pub(super) fn set_user_admin(&mut self, change: &crate::commands::AdminChange) -> bool {
+        let Some(user) = self.user_mut(change.user) else {
+            return false;
+        };
+        user.is_admin = change.admin;
+        let item = RevokedItem::User(change.user);
+        self.push_event(change.user, item, change.at, change.event_expires_at);
         true
     }
 
@@ -397,12 +407,19 @@ impl State {
         });
     }
 
-    pub(super) fn recent_audit(&self, user: Option<UserId>, limit: u32) -> Vec<AuditRecord> {
+    pub(super) fn audit_page(&self, q: &AuditQuery) -> Vec<AuditRecord> {
         self.audit
             .iter()
             .rev()
-            .filter(|r| user.is_none() || r.event.user_id == user)
-            .take(limit as usize)
+            .filter(|r| {
+                let e = &r.event;
+                q.user.is_none_or(|u| e.user_id == Some(u))
+                    && q.kind.is_none_or(|k| e.kind == k)
+                    && q.since.is_none_or(|t| e.at >= t)
+                    && q.until.is_none_or(|t| e.at < t)
+                    && q.before_id.is_none_or(|id| r.id < id)
+            })
+            .take(q.limit as usize)
             .cloned()
             .collect()
     }

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::MemoryStore;
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::cleanup::{CleanupBatch, DeletedBatch};
 use crate::commands::{
     AccessTokenRevocation, ActivationChange, LoginRecord, PasswordChange, SessionRevocation,
@@ -140,8 +140,8 @@ impl AuditLog for MemoryStore {
         Ok(())
     }
 
-    async fn recent_audit(&self, user: Option<UserId>, limit: u32) -> Result<Vec<AuditRecord>> {
-        Ok(self.lock().recent_audit(user, limit))
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        Ok(self.lock().audit_page(query))
     }
 }
 

@@ -91,6 +91,7 @@ impl<S: TokenStore> TokenService<S> {
                 let state = UserState {
                     is_active: false,
                     tokens_valid_after: None,
+                    is_admin: false,
                 };
                 cache.insert_user_state(user, state, epoch);
                 state

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::claims::{RESERVED_CLAIMS, sign_access_token};
+use crate::claims::{ADMIN_ROLE, RESERVED_CLAIMS, ROLES_CLAIM, sign_access_token};
 use crate::error::Result;
 use crate::grant::GrantClaims;
 use crate::refresh::RefreshToken;
@@ -25,6 +25,7 @@ impl<S: TokenStore> TokenService<S> {
         let Subject {
             user_id,
             tokens_valid_after,
+            is_admin,
             mut claims,
         } = subject;
         // Never before tokens_valid_after, so a token issued right after logout-all in
@@ -36,6 +37,9 @@ impl<S: TokenStore> TokenService<S> {
         let jti = random_jti();
         claims.retain(|k, _| !RESERVED_CLAIMS.contains(&k.as_str()));
         grant.insert_into(&mut claims);
+        if is_admin {
+            claims.insert(ROLES_CLAIM.into(), serde_json::json!([ADMIN_ROLE]));
+        }
         claims.insert("iss".into(), cfg.issuer.clone().into());
         claims.insert("aud".into(), cfg.audience.clone().into());
         claims.insert("sub".into(), user_id.to_string().into());

@@ -211,6 +211,7 @@ impl<S: TokenStore> TokenService<S> {
         let subject = Subject {
             user_id: user.id,
             tokens_valid_after: user.tokens_valid_after,
+            is_admin: user.is_admin,
             claims: self.app_claims(user),
         };
         self.issue_pair(subject, session_id, refresh, now, grant)

@@ -2,6 +2,7 @@
 //! One file per flow; see ARCHITECTURE.md for where each token rule lives.
 
 mod admin;
+mod admin_users;
 mod authenticate;
 mod config;
 mod inspect;
@@ -12,6 +13,7 @@ mod refresh;
 mod refresh_stats;
 mod revoke;
 
+pub use admin_users::UserLookup;
 pub use config::{DEFAULT_RETRY_WINDOW, RevocationMode, TokenServiceConfig};
 pub use inspect::RefreshTokenInspection;
 pub use otp::{CodeRequested, OneTimeCodes};
@@ -81,6 +83,8 @@ pub struct TokenPair {
 struct Subject {
     user_id: UserId,
     tokens_valid_after: Option<OffsetDateTime>,
+    /// The user's admin flag as read for this issue: the token's `roles` claim.
+    is_admin: bool,
     claims: Map<String, Value>,
 }
 

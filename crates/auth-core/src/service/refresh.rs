@@ -283,6 +283,7 @@ impl<S: TokenStore> TokenService<S> {
                 Some(record) if record.is_active => Some(Subject {
                     user_id: record.id,
                     tokens_valid_after: record.tokens_valid_after,
+                    is_admin: record.is_admin,
                     claims: self.app_claims(&record),
                 }),
                 _ => None,
@@ -291,12 +292,16 @@ impl<S: TokenStore> TokenService<S> {
         let cache = &self.inner.cache;
         cache.ensure_fresh(&self.inner.store, now).await?;
         let state = match cache.user_state(user) {
-            Some(state) => state,
-            None => self.load_user_state(user).await?,
+            // A cached admin flag may predate a demotion made outside the service (no
+            // user event): an admin's state is read again, so a refresh never issues a
+            // role the user has lost (ARCHITECTURE.md, "Admin users").
+            Some(state) if !state.is_admin => state,
+            _ => self.load_user_state(user).await?,
         };
         Ok(state.is_active.then(|| Subject {
             user_id: user,
             tokens_valid_after: state.tokens_valid_after,
+            is_admin: state.is_admin,
             claims: Map::new(),
         }))
     }

@@ -1,12 +1,14 @@
 //! End-to-end tests: authd on a free port over a fresh database, spoken to with real
 //! HTTP (reqwest). The scenarios are written once and run on every backend built in.
 
+mod admin;
 mod harness;
 mod oauth;
 mod oauth_phone;
 mod otp;
 mod scenarios;
 
+use admin::internal_endpoints_for_admins_only;
 use oauth::{
     introspection_and_revocation_feed, metadata_cors_415_and_405,
     oauth_token_endpoint_grants_and_errors,
@@ -56,6 +58,7 @@ macro_rules! all_scenarios {
             oauth_token_endpoint_grants_and_errors,
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,
+            internal_endpoints_for_admins_only,
         );
         otp_e2e_tests!($db; otp::phone_sign_in_over_http, oauth_phone::oauth_phone_code_grant);
     };
