@@ -21,9 +21,10 @@ pub mod otp_scenarios;
 pub mod replay;
 pub mod scenarios;
 pub mod timestamps;
+pub mod user_claims;
 mod url;
 
-pub use database::{Table, TestDatabase, TimestampCell};
+pub use database::{Table, TestDatabase, TimestampCell, UserColumnType, sql_literal};
 pub use memory::MemoryTestDb;
 pub use migrations::MigrationTestDatabase;
 pub use url::database_url;

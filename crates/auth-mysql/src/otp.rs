@@ -22,6 +22,7 @@ use crate::pool::MySqlConnection;
 use crate::rows::UserRow;
 use crate::schema::auth_user;
 use crate::store::{MySqlTokenStore, Tx, transaction, uuid_bytes, with_conn};
+use crate::user_columns::{UserRead, UserReads, user_record};
 
 #[derive(QueryableByName)]
 struct CreatedAt {
@@ -159,7 +160,8 @@ async fn attempt(
 async fn redeem(
     conn: &mut MySqlConnection,
     cmd: &RedeemCode,
-) -> Result<Tx<Option<UserRow>>, DieselError> {
+    reads: &UserReads,
+) -> Result<Tx<Option<UserRead>>, DieselError> {
     let consumed = diesel::sql_query(
         "UPDATE one_time_codes SET consumed_at = ? WHERE id = ? AND phone_number = ? \
          AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
@@ -186,7 +188,7 @@ async fn redeem(
     .await?;
     let user = auth_user::table
         .filter(auth_user::phone_number.eq(cmd.phone.as_str()))
-        .select(UserRow::as_select())
+        .select((UserRow::as_select(), reads.object()))
         .first(conn)
         .await?;
     Ok(Tx::Commit(Some(user)))
@@ -224,8 +226,9 @@ impl MySqlTokenStore {
     }
 
     async fn redeem_code_inner(&self, cmd: &RedeemCode) -> Result<Option<UserRecord>, MySqlError> {
-        let row = transaction!(self, |conn| redeem(conn, cmd).await)?;
-        row.map(UserRecord::try_from).transpose()
+        let reads = self.user_reads();
+        let row = transaction!(self, |conn| redeem(conn, cmd, reads).await)?;
+        row.map(user_record).transpose()
     }
 
     async fn withdraw_code_inner(&self, id: CodeId, at: OffsetDateTime) -> Result<(), MySqlError> {

@@ -1,11 +1,13 @@
 //! [`MySqlTokenStore`]: the pool, its transactions (deadlock victims run again) and the constructors and migrations.
 
 use std::fmt;
+use std::sync::Arc;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AnsiTransactionManager, TransactionManager};
 
 use crate::error::MySqlError;
+use crate::user_columns::UserReads;
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
 
 /// How often a transaction that InnoDB chose as a deadlock victim is run again. Each
@@ -116,6 +118,7 @@ pub(crate) use transaction;
 #[derive(Clone)]
 pub struct MySqlTokenStore {
     pool: MySqlPool,
+    users: Arc<UserReads>,
 }
 
 impl fmt::Debug for MySqlTokenStore {
@@ -136,9 +139,7 @@ impl MySqlTokenStore {
 
     /// Connects with the given options; fails if no connection can be opened.
     pub async fn connect_with(options: &MySqlOptions) -> Result<Self, MySqlError> {
-        let store = Self {
-            pool: build_pool(options)?,
-        };
+        let store = Self::from_pool(build_pool(options)?);
         drop(store.conn().await?);
         Ok(store)
     }
@@ -146,7 +147,22 @@ impl MySqlTokenStore {
     /// A store over a pool made by [`build_pool`](crate::build_pool) (whose connections
     /// run in strict `sql_mode`, UTC: a pool set up otherwise breaks that guarantee).
     pub fn from_pool(pool: MySqlPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            users: Arc::default(),
+        }
+    }
+
+    /// The claim columns read beside every user.
+    pub(crate) fn user_reads(&self) -> &UserReads {
+        &self.users
+    }
+
+    pub(crate) fn with_user_reads(self, reads: UserReads) -> Self {
+        Self {
+            users: Arc::new(reads),
+            ..self
+        }
     }
 
     /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);

@@ -6,6 +6,7 @@ mod oauth;
 mod oauth_phone;
 mod otp;
 mod scenarios;
+mod user_claims;
 
 use oauth::{
     introspection_and_revocation_feed, metadata_cors_415_and_405,
@@ -57,7 +58,11 @@ macro_rules! all_scenarios {
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,
         );
-        otp_e2e_tests!($db; otp::phone_sign_in_over_http, oauth_phone::oauth_phone_code_grant);
+        otp_e2e_tests!($db;
+            otp::phone_sign_in_over_http,
+            oauth_phone::oauth_phone_code_grant,
+            user_claims::phone_sign_in_carries_the_market_claim,
+        );
     };
 }
 
