@@ -21,8 +21,8 @@ pub mod otp_scenarios;
 pub mod replay;
 pub mod scenarios;
 pub mod timestamps;
-pub mod user_claims;
 mod url;
+pub mod user_claims;
 
 pub use database::{Table, TestDatabase, TimestampCell, UserColumnType, sql_literal};
 pub use memory::MemoryTestDb;

@@ -196,7 +196,14 @@ pub async fn invalid_user_column_names_are_refused<D: TestDatabase>(db: &D) {
         "nothing was written"
     );
     // The store still reads the users table as before.
-    assert!(f.svc.store().find_user_by_email(EMAIL).await.unwrap().is_none());
+    assert!(
+        f.svc
+            .store()
+            .find_user_by_email(EMAIL)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A configured column the users table lacks is refused when the store is configured,
@@ -210,9 +217,7 @@ pub async fn missing_user_columns_are_refused<D: TestDatabase>(db: &D) {
         Err(other) => panic!("expected MissingUserColumns, got {other:?}"),
         Ok(_) => panic!("expected MissingUserColumns, the store was built"),
     };
-    let refused = db
-        .store_with_user_claim_columns(columns(&["market"]))
-        .await;
+    let refused = db.store_with_user_claim_columns(columns(&["market"])).await;
     assert_eq!(missing(refused), ["market"]);
     db.add_user_column("market", UserColumnType::Text, None)
         .await;

@@ -129,7 +129,11 @@ impl UserClaimColumns {
 
     /// The names, in the configured order.
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.as_deref().unwrap_or_default().iter().map(String::as_str)
+        self.0
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(String::as_str)
     }
 
     /// Whether no column is configured.
@@ -183,12 +187,19 @@ mod tests {
             ["market", "language", "_tier2", "Country"]
         );
         assert_eq!(cols.len(), 4);
-        assert!(UserClaimColumns::new(Vec::<String>::new()).unwrap().is_empty());
+        assert!(
+            UserClaimColumns::new(Vec::<String>::new())
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             UserClaimColumns::parse(" market , language ,").unwrap(),
             UserClaimColumns::new(["market", "language"]).unwrap()
         );
-        assert_eq!(&UserClaimColumns::parse("").unwrap(), UserClaimColumns::none());
+        assert_eq!(
+            &UserClaimColumns::parse("").unwrap(),
+            UserClaimColumns::none()
+        );
     }
 
     #[test]
@@ -214,7 +225,13 @@ mod tests {
 
     #[test]
     fn own_columns_and_reserved_claims_are_refused_whatever_the_case() {
-        for own in ["id", "password_hash", "PASSWORD", "is_admin", "Tokens_Valid_After"] {
+        for own in [
+            "id",
+            "password_hash",
+            "PASSWORD",
+            "is_admin",
+            "Tokens_Valid_After",
+        ] {
             assert_eq!(refused(&[own]), "is a column the library reads itself");
         }
         for &claim in RESERVED_CLAIMS.iter().chain(&REGISTERED_CLAIMS) {
@@ -230,7 +247,9 @@ mod tests {
     #[test]
     fn repeats_and_too_many_are_refused() {
         assert_eq!(refused(&["market", "Market"]), "names a column twice");
-        let many: Vec<String> = (0..=MAX_USER_CLAIM_COLUMNS).map(|i| format!("c{i}")).collect();
+        let many: Vec<String> = (0..=MAX_USER_CLAIM_COLUMNS)
+            .map(|i| format!("c{i}"))
+            .collect();
         assert!(UserClaimColumns::new(&many[..MAX_USER_CLAIM_COLUMNS]).is_ok());
         assert!(UserClaimColumns::new(&many).is_err());
     }

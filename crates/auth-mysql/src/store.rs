@@ -7,8 +7,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AnsiTransactionManager, TransactionManager};
 
 use crate::error::MySqlError;
-use crate::user_columns::UserReads;
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
+use crate::user_columns::UserReads;
 
 /// How often a transaction that InnoDB chose as a deadlock victim is run again. Each
 /// victim was rolled back whole, so running it again is safe; after the last attempt

@@ -10,8 +10,8 @@ use auth_conformance::{
     sql_literal,
 };
 use auth_core::{NewRefreshToken, UserClaimColumns, UserId};
-use serde_json::Value;
 use mysql_async::prelude::Queryable;
+use serde_json::Value;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -239,7 +239,12 @@ impl TestDatabase for TestDb {
         self.store.clone().with_user_claim_columns(columns).await
     }
 
-    async fn add_user_column(&self, name: &'static str, ty: UserColumnType, default: Option<Value>) {
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
         let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
         let mut conn = self.raw().await;
         conn.query_drop(format!(

@@ -3,10 +3,10 @@
 //! exist.
 
 use auth_core::{UserClaimColumns, UserRecord};
+use diesel::QueryableByName;
 use diesel::dsl::sql;
 use diesel::expression::SqlLiteral;
 use diesel::sql_types::{Nullable, Text};
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
 use crate::error::MySqlError;

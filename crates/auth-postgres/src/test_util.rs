@@ -235,9 +235,17 @@ impl TestDatabase for TestDb {
         self.store.clone().with_user_claim_columns(columns).await
     }
 
-    async fn add_user_column(&self, name: &'static str, ty: UserColumnType, default: Option<Value>) {
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
         let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
-        let sql = format!(r#"ALTER TABLE users ADD COLUMN "{name}" {}{default}"#, ty.sql().1);
+        let sql = format!(
+            r#"ALTER TABLE users ADD COLUMN "{name}" {}{default}"#,
+            ty.sql().1
+        );
         sqlx::query(AssertSqlSafe(sql))
             .execute(self.store.pool())
             .await

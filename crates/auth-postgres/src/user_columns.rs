@@ -114,12 +114,18 @@ mod tests {
     #[test]
     fn the_object_is_added_to_each_read() {
         let reads = UserReads::new(UserClaimColumns::new(["market", "tier"]).unwrap());
-        let object = r#"json_build_object('market', "market", 'tier', "tier")::text AS column_claims"#;
+        let object =
+            r#"json_build_object('market', "market", 'tier', "tier")::text AS column_claims"#;
         for sql in [&reads.by_id, &reads.by_email, &reads.redeem_code] {
             assert!(sql.as_str().contains(object), "{}", sql.as_str());
         }
         assert!(reads.by_id.as_str().ends_with("FROM users WHERE id = $1"));
-        assert!(reads.by_email.as_str().ends_with("FROM users WHERE email = $1"));
+        assert!(
+            reads
+                .by_email
+                .as_str()
+                .ends_with("FROM users WHERE email = $1")
+        );
         let none = UserReads::new(UserClaimColumns::default());
         assert_eq!(none.by_id.as_str(), PgStatements::FIND_USER);
         assert!(!none.redeem_code.as_str().contains("column_claims"));

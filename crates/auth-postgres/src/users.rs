@@ -14,10 +14,12 @@ use crate::store::PgTokenStore;
 /// columns' object is `column_claims`, absent without claim columns.
 pub(crate) fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::Error> {
     let column_claims = match row.try_get::<Option<String>, _>("column_claims") {
-        Ok(Some(object)) => serde_json::from_str(&object).map_err(|e| sqlx::Error::ColumnDecode {
-            index: "column_claims".into(),
-            source: e.into(),
-        })?,
+        Ok(Some(object)) => {
+            serde_json::from_str(&object).map_err(|e| sqlx::Error::ColumnDecode {
+                index: "column_claims".into(),
+                source: e.into(),
+            })?
+        }
         Ok(None) | Err(sqlx::Error::ColumnNotFound(_)) => Default::default(),
         Err(e) => return Err(e),
     };

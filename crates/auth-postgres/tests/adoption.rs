@@ -473,7 +473,11 @@ async fn seed_002_phone_sign_in_on_the_adopted_table_carries_market_and_language
     let (db, pool) = seeded(SEED_002).await;
     up(&pool).await;
     // The seed's own example user (its generated numbers are not valid NANP numbers).
-    exec(&pool, "UPDATE users SET phone_number = '+13128059851' WHERE id = 1").await;
+    exec(
+        &pool,
+        "UPDATE users SET phone_number = '+13128059851' WHERE id = 1",
+    )
+    .await;
     let refused = db
         .store()
         .with_user_claim_columns(UserClaimColumns::new(["Market"]).unwrap())

@@ -7,9 +7,9 @@ use auth_conformance::{
     MigrationTestDatabase, Table, TestDatabase, TimestampCell, UserColumnType, sql_literal,
 };
 use auth_core::{NewRefreshToken, UserClaimColumns, UserId};
-use serde_json::Value;
 use deadpool_sqlite::rusqlite::types::ValueRef;
 use deadpool_sqlite::rusqlite::{self, Connection, params};
+use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::convert::{micros, sid, tid};
@@ -226,9 +226,18 @@ impl TestDatabase for TestDb {
         self.store.clone().with_user_claim_columns(columns).await
     }
 
-    async fn add_user_column(&self, name: &'static str, ty: UserColumnType, default: Option<Value>) {
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
         let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
-        let sql = format!("ALTER TABLE users ADD COLUMN {} {}{default}", quoted(name), ty.sql().0);
+        let sql = format!(
+            "ALTER TABLE users ADD COLUMN {} {}{default}",
+            quoted(name),
+            ty.sql().0
+        );
         self.query(move |c| c.execute(&sql, []))
             .await
             .expect("add a users column");

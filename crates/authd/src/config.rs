@@ -474,9 +474,14 @@ impl Default for Settings {
 
 /// The configured claim columns, checked by core; a refusal names the column.
 fn user_claim_columns(names: Vec<String>) -> anyhow::Result<UserClaimColumns> {
-    let names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
     for name in &names {
-        UserClaimColumns::check_name(name).with_context(|| format!("user_claim_columns: `{name}`"))?;
+        UserClaimColumns::check_name(name)
+            .with_context(|| format!("user_claim_columns: `{name}`"))?;
     }
     UserClaimColumns::new(names).context("user_claim_columns")
 }

@@ -528,17 +528,14 @@ fn user_claim_columns_are_checked_at_startup() {
         "market,language",
         "user claim columns missing from table `users`: market, language",
     );
-    let conn = auth_sqlite::deadpool_sqlite::rusqlite::Connection::open(d.join("authd.db")).unwrap();
+    let conn =
+        auth_sqlite::deadpool_sqlite::rusqlite::Connection::open(d.join("authd.db")).unwrap();
     conn.execute("ALTER TABLE users ADD COLUMN market TEXT", [])
         .unwrap();
     drop(conn);
     refused("market,language", "missing from table `users`: language");
     let o = with_columns("market");
-    assert!(
-        o.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// The same CLI over a fresh PostgreSQL or MySQL database: migrations, serve (with

@@ -71,14 +71,24 @@ pub async fn phone_sign_in_carries_the_market_claim<D: E2eDatabase>() {
     assert_eq!(r.status(), StatusCode::OK);
     let refreshed = tokens(r).await;
     let claims = verified_claims(&server, &refreshed.access).await;
-    assert_eq!((&claims["market"], &claims["sub"]), (&json!("us"), &json!(user.to_string())));
+    assert_eq!(
+        (&claims["market"], &claims["sub"]),
+        (&json!("us"), &json!(user.to_string()))
+    );
 
-    let password_user = server.register("market@example.com", "long enough password").await;
+    let password_user = server
+        .register("market@example.com", "long enough password")
+        .await;
     server
         .db
         .set_user_column(UserId(password_user), "market", json!("kz"))
         .await;
-    let login = server.login("market@example.com", "long enough password").await;
-    assert_eq!(verified_claims(&server, &login.access).await["market"], "kz");
+    let login = server
+        .login("market@example.com", "long enough password")
+        .await;
+    assert_eq!(
+        verified_claims(&server, &login.access).await["market"],
+        "kz"
+    );
     server.stop().await;
 }
