@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use auth_core::time::OffsetDateTime;
-use auth_core::{NewRefreshToken, TokenStore};
+use auth_core::{NewRefreshToken, TokenStore, UserClaimColumns, UserId};
+use serde_json::Value;
 
 /// Logical tables, mapped by each backend to its own table (and row filter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +56,64 @@ pub trait TestDatabase: Sized + Send + Sync + 'static {
         token: &NewRefreshToken,
     ) -> impl Future<Output = Result<(), String>> + Send;
 
+    /// A store over this database reading `columns` as claims: the backend's own
+    /// `with_user_claim_columns`, with its checks.
+    fn store_with_user_claim_columns(
+        &self,
+        columns: UserClaimColumns,
+    ) -> impl Future<Output = auth_core::Result<Self::Store>> + Send;
+
+    /// Adds a nullable column of the application's own to the users table, with the
+    /// backend's own driver (`ALTER TABLE ... ADD COLUMN`), holding `default` (a string
+    /// or an integer) in every row until set.
+    fn add_user_column(
+        &self,
+        name: &'static str,
+        column_type: UserColumnType,
+        default: Option<Value>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// Sets a user's value in a column added by
+    /// [`add_user_column`](Self::add_user_column): a string, an integer or null.
+    fn set_user_column(
+        &self,
+        user: UserId,
+        name: &'static str,
+        value: Value,
+    ) -> impl Future<Output = ()> + Send;
+
     /// Drops the database.
     fn teardown(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The SQL type of a column added by [`TestDatabase::add_user_column`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserColumnType {
+    /// Text (seed 002's `market VARCHAR(10)`).
+    Text,
+    /// A 64-bit integer.
+    Integer,
+}
+
+impl UserColumnType {
+    /// The column's SQL type on each database: SQLite, PostgreSQL, MySQL.
+    pub fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            UserColumnType::Text => ("TEXT", "varchar(64)", "VARCHAR(64)"),
+            UserColumnType::Integer => ("INTEGER", "bigint", "BIGINT"),
+        }
+    }
+}
+
+/// A column default or value as an SQL literal, for the test databases' own DDL and
+/// updates: a string quoted (test constants only), an integer as is, else NULL.
+pub fn sql_literal(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Number(n) if n.is_i64() => n.to_string(),
+        Value::Null => "NULL".to_owned(),
+        other => panic!("a test column holds a string, an integer or null, not {other}"),
+    }
 }
 
 /// One stored timestamp: where it is and what it holds.

@@ -24,8 +24,9 @@ pub mod scenarios;
 pub mod throwaway;
 pub mod timestamps;
 mod url;
+pub mod user_claims;
 
-pub use database::{Table, TestDatabase, TimestampCell};
+pub use database::{Table, TestDatabase, TimestampCell, UserColumnType, sql_literal};
 pub use memory::MemoryTestDb;
 pub use migrations::MigrationTestDatabase;
 pub use url::database_url;

@@ -1,9 +1,13 @@
 //! [`MemoryTestDb`]: the suite's fourth store, auth-core's [`MemoryStore`].
 
 use auth_core::time::OffsetDateTime;
-use auth_core::{MemoryStore, MemoryTables, NewRefreshToken, RefreshTokenStore, RevokedItem};
+use auth_core::{
+    MemoryStore, MemoryTables, NewRefreshToken, RefreshTokenStore, RevokedItem, UserClaimColumns,
+    UserId,
+};
+use serde_json::Value;
 
-use crate::database::{Table, TestDatabase, TimestampCell};
+use crate::database::{Table, TestDatabase, TimestampCell, UserColumnType};
 
 /// A fresh [`MemoryStore`] per test; its "tables" are those of [`MemoryTables`], named
 /// after the PostgreSQL layout.
@@ -210,6 +214,25 @@ impl TestDatabase for MemoryTestDb {
             .insert_refresh_token(token)
             .await
             .map_err(|e| format!("{e:?}"))
+    }
+
+    async fn store_with_user_claim_columns(
+        &self,
+        columns: UserClaimColumns,
+    ) -> auth_core::Result<MemoryStore> {
+        self.store.clone().with_user_claim_columns(columns)
+    }
+
+    /// The memory store's columns are untyped.
+    async fn add_user_column(&self, name: &'static str, _: UserColumnType, default: Option<Value>) {
+        self.store
+            .add_user_column(name, default.unwrap_or(Value::Null));
+    }
+
+    async fn set_user_column(&self, user: UserId, name: &'static str, value: Value) {
+        self.store
+            .set_user_column(user, name, value)
+            .expect("the user and the column exist");
     }
 
     async fn teardown(self) {}

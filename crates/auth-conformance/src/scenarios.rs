@@ -1386,6 +1386,13 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $db; timestamps;
             every_stored_time_comes_from_the_injected_clock,
         );
+        $crate::conformance_tests!(@each $db; user_claims;
+            user_columns_become_claims,
+            unconfigured_user_columns_give_no_claim,
+            invalid_user_column_names_are_refused,
+            missing_user_columns_are_refused,
+            user_columns_never_override_reserved_claims,
+        );
     };
     (@each $db:ty; $module:ident; $($scenario:ident),* $(,)?) => {
         $(

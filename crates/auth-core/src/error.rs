@@ -191,6 +191,15 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+    /// Configured user claim columns ([`UserClaimColumns`](crate::UserClaimColumns)) that
+    /// the users table does not have; told when the store is configured with them.
+    #[error("user claim columns missing from table `{table}`: {}", .columns.join(", "))]
+    MissingUserColumns {
+        /// The users table, as the backend names it.
+        table: &'static str,
+        /// The configured names it lacks.
+        columns: Vec<String>,
+    },
     /// The storage backend failed; the source is the backend's own error. Permanent:
     /// retrying the same request will not help (HTTP 500).
     #[error("storage error")]

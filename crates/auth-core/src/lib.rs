@@ -22,6 +22,7 @@ mod revocation;
 mod service;
 mod session;
 mod store;
+mod user_columns;
 mod users;
 mod verified_cache;
 
@@ -73,6 +74,7 @@ pub use session::{
 pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserAdmin, UserDirectory,
 };
+pub use user_columns::{MAX_USER_CLAIM_COLUMNS, MAX_USER_COLUMN_NAME, UserClaimColumns};
 pub use users::{NewUser, UserId, UserProfile, UserRecord, UserState, normalize_email};
 pub use verified_cache::{VerifiedCacheLimits, VerifiedCacheStats};
 

@@ -21,6 +21,7 @@ use crate::otp::store::OneTimeCodeStore;
 use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
 use crate::session::{NewRefreshToken, RefreshTokenRecord, Replay, Rotation, SessionId};
+use crate::user_columns::UserClaimColumns;
 use crate::users::{NewUser, UserId, UserRecord};
 
 /// Users: lookup, creation, credentials and state.
@@ -50,6 +51,13 @@ pub trait UserDirectory: Send + Sync {
         &self,
         change: &ActivationChange,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The columns whose values every user read carries in
+    /// [`UserRecord::column_claims`]; none unless the store was configured with some
+    /// (each backend's `with_user_claim_columns`, which checks they exist).
+    fn user_claim_columns(&self) -> &UserClaimColumns {
+        UserClaimColumns::none()
+    }
 }
 
 /// Sessions and their refresh tokens. Each session has at most one live token.

@@ -51,6 +51,11 @@ pub struct UserRecord {
     pub tokens_valid_after: Option<OffsetDateTime>,
     /// Last successful login.
     pub last_login: Option<OffsetDateTime>,
+    /// The values of the store's configured [`UserClaimColumns`](crate::UserClaimColumns),
+    /// by column name, with the JSON type the database gives them (string, number,
+    /// boolean, null); empty when none is configured. Each becomes an access-token
+    /// claim.
+    pub column_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the access-token check needs to know about a user.

@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use auth_core::time::OffsetDateTime;
-use auth_core::{NewUser, UserId, UserRecord};
+use auth_core::{ImportUser, NewUser, UserId, UserRecord};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Datetime, Nullable, Text, Unsigned, Varchar};
 use diesel::{OptionalExtension, QueryableByName};
@@ -148,6 +148,8 @@ pub(crate) struct DjangoUserTable {
     record_login: String,
     set_active: String,
     set_tokens_valid_after: String,
+    set_admin: String,
+    insert_imported: String,
 }
 
 impl DjangoUserTable {
@@ -183,6 +185,19 @@ impl DjangoUserTable {
             record_login: format!("UPDATE {t} SET last_login = ? WHERE id = ?"),
             set_active: format!("UPDATE {t} SET is_active = ? WHERE id = ?"),
             set_tokens_valid_after: format!("UPDATE {t} SET tokens_valid_after = ? WHERE id = ?"),
+            // Admin is `is_staff OR is_superuser`: granting sets is_staff, withdrawing
+            // clears both.
+            set_admin: format!(
+                "UPDATE {t} SET is_staff = ?, is_superuser = IF(?, is_superuser, 0) WHERE id = ?"
+            ),
+            // An imported user: the username is its email, else its phone number (or a
+            // digest of a longer one), as for sign-ups.
+            insert_imported: format!(
+                "INSERT INTO {t} ({columns}, phone_number) \
+                 VALUES (COALESCE(?, '!'), NULL, 0, \
+                         IF(CHAR_LENGTH(?) <= 150, ?, CONCAT('authd-', SHA2(?, 256))), \
+                         '', '', ?, ?, ?, ?, ?)"
+            ),
             users,
         }
     }
@@ -281,6 +296,61 @@ impl DjangoUserTable {
             .get_result(conn)
             .await?;
         Ok(row.into())
+    }
+
+    pub(crate) async fn find_by_phone(
+        &self,
+        conn: &mut MySqlConnection,
+        phone: &str,
+    ) -> Result<Option<UserRecord>, DieselError> {
+        let row: Option<DjangoUserRow> = diesel::sql_query(&self.by_phone)
+            .bind::<Varchar, _>(phone)
+            .get_result(conn)
+            .await
+            .optional()?;
+        Ok(row.map(UserRecord::from))
+    }
+
+    /// Grants or withdraws admin; rows matched.
+    pub(crate) async fn set_admin(
+        &self,
+        conn: &mut MySqlConnection,
+        id: UserId,
+        admin: bool,
+    ) -> Result<usize, DieselError> {
+        diesel::sql_query(&self.set_admin)
+            .bind::<Bool, _>(admin)
+            .bind::<Bool, _>(admin)
+            .bind::<BigInt, _>(id.0)
+            .execute(conn)
+            .await
+    }
+
+    /// Inserts an imported user; its id.
+    pub(crate) async fn insert_imported(
+        &self,
+        conn: &mut MySqlConnection,
+        user: &ImportUser,
+        at: OffsetDateTime,
+    ) -> Result<Option<UserId>, DieselError> {
+        let phone = user.phone.as_ref().map(|p| p.as_str());
+        let name = user.email.as_deref().or(phone).unwrap_or_default();
+        diesel::sql_query(&self.insert_imported)
+            .bind::<Nullable<Varchar>, _>(user.password_hash.as_deref())
+            .bind::<Varchar, _>(name)
+            .bind::<Varchar, _>(name)
+            .bind::<Varchar, _>(name)
+            .bind::<Varchar, _>(user.email.as_deref().unwrap_or_default())
+            .bind::<Bool, _>(user.is_admin)
+            .bind::<Bool, _>(user.is_active)
+            .bind::<Datetime, _>(at)
+            .bind::<Nullable<Varchar>, _>(phone)
+            .execute(conn)
+            .await?;
+        let id: u64 = diesel::select(diesel::dsl::sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
+            .get_result(conn)
+            .await?;
+        Ok(i64::try_from(id).ok().map(UserId))
     }
 
     pub(crate) async fn set_password(

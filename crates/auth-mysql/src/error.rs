@@ -33,6 +33,10 @@ pub enum MySqlError {
         "invalid users table name `{0}`: expected `table` or `database.table`, each of [A-Za-z0-9_$]"
     )]
     InvalidUsersTable(String),
+    /// User claim columns were configured on a store whose users are an adopted Django
+    /// table: not supported (the claims come from the store's own `auth_user` only).
+    #[error("user claim columns are not supported on the adopted Django table `{0}`")]
+    ClaimColumnsOnDjangoTable(String),
     /// A stored row does not hold what the library wrote (e.g. a UUID column of the wrong length).
     #[error("stored row is invalid: {0}")]
     InvalidRow(&'static str),

@@ -11,6 +11,7 @@ use diesel::sql_types::{BigInt, Unsigned};
 use diesel_async::RunQueryDsl;
 
 use crate::MySqlConnection;
+use crate::django::{self, DjangoUserTable};
 use crate::error::MySqlError;
 use crate::limits;
 use crate::rows::{NewRevokedRow, UserRow};
@@ -87,11 +88,42 @@ async fn import(
     Ok(Tx::Commit(outcome))
 }
 
+/// The same batch into an adopted Django table.
+async fn import_into_django(
+    conn: &mut MySqlConnection,
+    django: &DjangoUserTable,
+    batch: &UserImport,
+) -> Result<Tx<Vec<ImportedUser>>, DieselError> {
+    let mut outcome = Vec::with_capacity(batch.users.len());
+    for user in &batch.users {
+        let mut existing = None;
+        if let Some(email) = &user.email {
+            existing = django.find_by_email(conn, email).await?;
+        }
+        if let (None, Some(phone)) = (&existing, &user.phone) {
+            existing = django.find_by_phone(conn, phone.as_str()).await?;
+        }
+        match existing {
+            Some(record) => outcome.push(ImportedUser::Existing(record)),
+            None => match django.insert_imported(conn, user, batch.at).await? {
+                Some(id) => outcome.push(ImportedUser::Created(id)),
+                None => return Err(DieselError::RollbackTransaction),
+            },
+        }
+    }
+    Ok(Tx::Commit(outcome))
+}
+
 impl MySqlTokenStore {
     async fn find_user_by_phone_inner(
         &self,
         phone: &PhoneNumber,
     ) -> Result<Option<UserRecord>, MySqlError> {
+        if let Some(django) = self.django() {
+            return Ok(with_conn!(self, |conn| django
+                .find_by_phone(conn, phone.as_str())
+                .await)?);
+        }
         let row = with_conn!(self, |conn| find_by_phone(conn, phone.as_str()).await)?;
         row.map(UserRecord::try_from).transpose()
     }
@@ -103,11 +135,17 @@ impl MySqlTokenStore {
             at,
             event_expires_at,
         } = *change;
+        let django = self.django();
         Ok(transaction!(self, |conn| {
-            let found = diesel::update(auth_user::table.find(id.0))
-                .set((auth_user::is_admin.eq(admin), auth_user::updated_at.eq(at)))
-                .execute(conn)
-                .await?;
+            let found = match django {
+                Some(django) => django.set_admin(conn, id, admin).await?,
+                None => {
+                    diesel::update(auth_user::table.find(id.0))
+                        .set((auth_user::is_admin.eq(admin), auth_user::updated_at.eq(at)))
+                        .execute(conn)
+                        .await?
+                }
+            };
             if found == 0 {
                 return Ok(Tx::Commit(false));
             }
@@ -133,6 +171,12 @@ impl MySqlTokenStore {
         for user in &batch.users {
             limits::EMAIL.check_opt(user.email.as_deref())?;
             limits::PASSWORD_HASH.check_opt(user.password_hash.as_deref())?;
+        }
+        if let Some(django) = self.django() {
+            for hash in batch.users.iter().filter_map(|u| u.password_hash.as_deref()) {
+                django::check_password_fits(hash)?;
+            }
+            return Ok(transaction!(self, |conn| import_into_django(conn, django, batch).await)?);
         }
         let rows = transaction!(self, |conn| import(conn, batch).await)?;
         rows.into_iter()

@@ -33,6 +33,7 @@ mod store;
 #[cfg(feature = "test-util")]
 mod test_util;
 mod transient;
+mod user_columns;
 mod users;
 
 pub use django::DjangoUsers;

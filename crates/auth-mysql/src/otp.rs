@@ -23,6 +23,7 @@ use crate::pool::MySqlConnection;
 use crate::rows::UserRow;
 use crate::schema::auth_user;
 use crate::store::{MySqlTokenStore, Tx, transaction, uuid_bytes, with_conn};
+use crate::user_columns::{UserRead, UserReads, user_record};
 
 #[derive(QueryableByName)]
 struct CreatedAt {
@@ -159,7 +160,7 @@ async fn attempt(
 
 /// The user a redeemed code signed in: a row of the store's table or of an adopted Django one.
 enum Redeemed {
-    Own(UserRow),
+    Own(UserRead),
     Adopted(UserRecord),
 }
 
@@ -167,6 +168,7 @@ async fn redeem(
     conn: &mut MySqlConnection,
     cmd: &RedeemCode,
     django: Option<&DjangoUserTable>,
+    reads: &UserReads,
 ) -> Result<Tx<Option<Redeemed>>, DieselError> {
     let consumed = diesel::sql_query(
         "UPDATE one_time_codes SET consumed_at = ? WHERE id = ? AND phone_number = ? \
@@ -200,7 +202,7 @@ async fn redeem(
     .await?;
     let user = auth_user::table
         .filter(auth_user::phone_number.eq(cmd.phone.as_str()))
-        .select(UserRow::as_select())
+        .select((UserRow::as_select(), reads.object()))
         .first(conn)
         .await?;
     Ok(Tx::Commit(Some(Redeemed::Own(user))))
@@ -238,9 +240,10 @@ impl MySqlTokenStore {
     }
 
     async fn redeem_code_inner(&self, cmd: &RedeemCode) -> Result<Option<UserRecord>, MySqlError> {
-        let redeemed = transaction!(self, |conn| redeem(conn, cmd, self.django()).await)?;
+        let (django, reads) = (self.django(), self.user_reads());
+        let redeemed = transaction!(self, |conn| redeem(conn, cmd, django, reads).await)?;
         match redeemed {
-            Some(Redeemed::Own(row)) => UserRecord::try_from(row).map(Some),
+            Some(Redeemed::Own(row)) => user_record(row).map(Some),
             Some(Redeemed::Adopted(user)) => Ok(Some(user)),
             None => Ok(None),
         }

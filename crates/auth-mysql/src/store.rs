@@ -9,6 +9,7 @@ use diesel_async::{AnsiTransactionManager, TransactionManager};
 use crate::django::{DjangoUserTable, DjangoUsers};
 use crate::error::MySqlError;
 use crate::pool::{MySqlConnection, MySqlOptions, MySqlPool, MySqlPooledConnection, build_pool};
+use crate::user_columns::UserReads;
 
 /// How often a transaction that InnoDB chose as a deadlock victim is run again. Each
 /// victim was rolled back whole, so running it again is safe; after the last attempt
@@ -121,6 +122,7 @@ pub(crate) use transaction;
 pub struct MySqlTokenStore {
     pool: MySqlPool,
     django: Option<Arc<DjangoUserTable>>,
+    users: Arc<UserReads>,
 }
 
 impl fmt::Debug for MySqlTokenStore {
@@ -153,15 +155,19 @@ impl MySqlTokenStore {
     /// A store over a pool made by [`build_pool`](crate::build_pool) (whose connections
     /// run in strict `sql_mode`, UTC: a pool set up otherwise breaks that guarantee).
     pub fn from_pool(pool: MySqlPool) -> Self {
-        Self { pool, django: None }
+        Self {
+            pool,
+            django: None,
+            users: Arc::default(),
+        }
     }
 
     /// The same store, keeping its users in the adopted Django table `users` (its
     /// migrations adopt that table; ARCHITECTURE.md, "Existing deployments").
     pub fn with_django_users(self, users: DjangoUsers) -> Self {
         Self {
-            pool: self.pool,
             django: Some(Arc::new(DjangoUserTable::new(users))),
+            ..self
         }
     }
 
@@ -172,6 +178,18 @@ impl MySqlTokenStore {
 
     pub(crate) fn django(&self) -> Option<&DjangoUserTable> {
         self.django.as_deref()
+    }
+
+    /// The claim columns read beside every user.
+    pub(crate) fn user_reads(&self) -> &UserReads {
+        &self.users
+    }
+
+    pub(crate) fn with_user_reads(self, reads: UserReads) -> Self {
+        Self {
+            users: Arc::new(reads),
+            ..self
+        }
     }
 
     /// Applies every pending migration ([`auth_core::Migrations::migrate_up`]);

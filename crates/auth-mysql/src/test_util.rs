@@ -5,9 +5,13 @@
 //! at teardown, or when a failed test drops it.
 
 use auth_conformance::harness::{mysql_url, unique_database_name};
-use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell, database_url};
-use auth_core::NewRefreshToken;
+use auth_conformance::{
+    MigrationTestDatabase, Table, TestDatabase, TimestampCell, UserColumnType, database_url,
+    sql_literal,
+};
+use auth_core::{NewRefreshToken, UserClaimColumns, UserId};
 use mysql_async::prelude::Queryable;
+use serde_json::Value;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -226,6 +230,47 @@ impl TestDatabase for TestDb {
             .map_err(|e| e.to_string());
         conn.disconnect().await.expect("disconnect");
         inserted
+    }
+
+    async fn store_with_user_claim_columns(
+        &self,
+        columns: UserClaimColumns,
+    ) -> auth_core::Result<MySqlTokenStore> {
+        self.store.clone().with_user_claim_columns(columns).await
+    }
+
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
+        let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
+        let mut conn = self.raw().await;
+        conn.query_drop(format!(
+            "ALTER TABLE auth_user ADD COLUMN `{name}` {} NULL{default}",
+            ty.sql().2
+        ))
+        .await
+        .expect("add a users column");
+        conn.disconnect().await.expect("disconnect");
+    }
+
+    async fn set_user_column(&self, user: UserId, name: &'static str, value: Value) {
+        let value: mysql_async::Value = match value {
+            Value::String(s) => s.into(),
+            Value::Number(n) => n.as_i64().expect("an integer").into(),
+            Value::Null => mysql_async::Value::NULL,
+            other => panic!("a test column holds a string, an integer or null, not {other}"),
+        };
+        let mut conn = self.raw().await;
+        conn.exec_drop(
+            format!("UPDATE auth_user SET `{name}` = ? WHERE id = ?"),
+            (value, user.0),
+        )
+        .await
+        .expect("set a users column");
+        conn.disconnect().await.expect("disconnect");
     }
 
     async fn teardown(mut self) {

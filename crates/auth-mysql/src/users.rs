@@ -2,8 +2,8 @@
 //! `auth_user` through [`crate::django`].
 
 use auth_core::{
-    ActivationChange, LoginRecord, NewUser, PasswordChange, RevocationKind, UserDirectory, UserId,
-    UserRecord,
+    ActivationChange, LoginRecord, NewUser, PasswordChange, RevocationKind, UserClaimColumns,
+    UserDirectory, UserId, UserRecord,
 };
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -17,6 +17,7 @@ use crate::limits;
 use crate::rows::{NewRevokedRow, UserRow};
 use crate::schema::{auth_user, revoked_tokens};
 use crate::store::{MySqlTokenStore, Tx, transaction, with_conn};
+use crate::user_columns::{UserRead, user_record};
 
 impl MySqlTokenStore {
     async fn create_user_inner(&self, user: &NewUser) -> Result<UserId, MySqlError> {
@@ -64,26 +65,26 @@ impl MySqlTokenStore {
                 .find_by_email(conn, email)
                 .await)?);
         }
-        let row = with_conn!(self, |conn| auth_user::table
+        let row: Option<UserRead> = with_conn!(self, |conn| auth_user::table
             .filter(auth_user::email.eq(email.as_bytes()))
-            .select(UserRow::as_select())
+            .select((UserRow::as_select(), self.user_reads().object()))
             .first(conn)
             .await
             .optional())?;
-        row.map(UserRecord::try_from).transpose()
+        row.map(user_record).transpose()
     }
 
     async fn find_user_inner(&self, id: UserId) -> Result<Option<UserRecord>, MySqlError> {
         if let Some(django) = self.django() {
             return Ok(with_conn!(self, |conn| django.find_by_id(conn, id).await)?);
         }
-        let row = with_conn!(self, |conn| auth_user::table
+        let row: Option<UserRead> = with_conn!(self, |conn| auth_user::table
             .find(id.0)
-            .select(UserRow::as_select())
+            .select((UserRow::as_select(), self.user_reads().object()))
             .first(conn)
             .await
             .optional())?;
-        row.map(UserRecord::try_from).transpose()
+        row.map(user_record).transpose()
     }
 
     async fn set_password_hash_inner(&self, change: &PasswordChange) -> Result<(), MySqlError> {
@@ -185,5 +186,9 @@ impl UserDirectory for MySqlTokenStore {
 
     async fn set_user_active(&self, change: &ActivationChange) -> auth_core::Result<bool> {
         Ok(self.set_user_active_inner(change).await?)
+    }
+
+    fn user_claim_columns(&self) -> &UserClaimColumns {
+        self.user_reads().columns()
     }
 }

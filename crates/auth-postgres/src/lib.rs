@@ -15,6 +15,7 @@ mod store;
 #[cfg(feature = "test-util")]
 mod test_util;
 mod timeouts;
+mod user_columns;
 mod users;
 
 pub use cleanup::PgCleanupStats;

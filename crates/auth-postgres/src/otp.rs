@@ -13,8 +13,26 @@ use sqlx::postgres::PgConnection;
 use time::OffsetDateTime;
 
 use crate::error::{corrupt, db};
+use crate::statements::user_columns;
 use crate::store::PgTokenStore;
 use crate::users::user_record;
+
+/// Redeeming a code in one statement: the user is found or created only if this call
+/// consumed the code; returns the user with the columns of a user read
+/// (`statements::user_columns`). `$1` code id, `$2` phone, `$3` at.
+pub(crate) const REDEEM_CODE: &str = concat!(
+    "WITH consumed AS ( \
+         UPDATE one_time_codes SET consumed_at = $3 \
+         WHERE id = $1 AND phone_number = $2 AND consumed_at IS NULL \
+         AND revoked_at IS NULL AND expires_at > $3 RETURNING phone_number \
+     ) \
+     INSERT INTO users (phone_number, is_verified, last_login, created_at, updated_at) \
+     SELECT phone_number, TRUE, $3, $3, $3 FROM consumed \
+     ON CONFLICT (phone_number) DO UPDATE \
+         SET is_verified = TRUE, last_login = $3, updated_at = $3 \
+     RETURNING ",
+    user_columns!()
+);
 
 const LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 const NTH_NEWEST_OF_PHONE: &str = "SELECT created_at FROM one_time_codes \
@@ -140,25 +158,13 @@ impl OneTimeCodeStore for PgTokenStore {
     }
 
     async fn redeem_code(&self, cmd: &RedeemCode) -> Result<Option<UserRecord>> {
-        // One statement: the user is found or created only if this call consumed the code.
-        let row = sqlx::query(
-            "WITH consumed AS ( \
-                 UPDATE one_time_codes SET consumed_at = $3 \
-                 WHERE id = $1 AND phone_number = $2 AND consumed_at IS NULL \
-                 AND revoked_at IS NULL AND expires_at > $3 RETURNING phone_number \
-             ) \
-             INSERT INTO users (phone_number, is_verified, last_login, created_at, updated_at) \
-             SELECT phone_number, TRUE, $3, $3, $3 FROM consumed \
-             ON CONFLICT (phone_number) DO UPDATE \
-                 SET is_verified = TRUE, last_login = $3, updated_at = $3 \
-             RETURNING id, email, password_hash, is_active, is_admin, tokens_valid_after, last_login",
-        )
-        .bind(cmd.id.0)
-        .bind(cmd.phone.as_str())
-        .bind(cmd.at)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db)?;
+        let row = sqlx::query(self.user_reads().redeem_code.clone())
+            .bind(cmd.id.0)
+            .bind(cmd.phone.as_str())
+            .bind(cmd.at)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
         row.as_ref().map(user_record).transpose().map_err(db)
     }
 }

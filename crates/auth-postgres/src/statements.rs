@@ -1,5 +1,16 @@
 //! The SQL text of the hot-path statements, shared by the store and its benchmark.
 
+/// The columns of a user read (a select list or a `RETURNING` list), as
+/// [`PgStatements::FIND_USER`] documents them.
+macro_rules! user_columns {
+    () => {
+        "id::bigint AS id, email, password_hash, \
+         COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
+         tokens_valid_after, last_login::timestamptz AS last_login"
+    };
+}
+pub(crate) use user_columns;
+
 /// The SQL the store runs on the refresh path, published so the same statements can be
 /// inspected (`EXPLAIN`) or timed through the bare driver. Parameters are listed per
 /// statement.
@@ -22,15 +33,13 @@ impl PgStatements {
     /// A user by id. `$1` id (bigint). Written for adopted tables too (migration
     /// `adopt_users`): an `integer` id, a nullable `is_active` (NULL reads as inactive,
     /// fail closed), a `timestamp without time zone` last_login (read as UTC, the
-    /// session time zone sqlx sets).
-    pub const FIND_USER: &'static str = "SELECT id::bigint AS id, email, password_hash, \
-        COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
-        tokens_valid_after, last_login::timestamptz AS last_login FROM users WHERE id = $1";
+    /// session time zone sqlx sets). The store adds its claim columns' object.
+    pub const FIND_USER: &'static str =
+        concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 
     /// A user by normalised email. `$1` email. Columns as [`Self::FIND_USER`].
-    pub const FIND_USER_BY_EMAIL: &'static str = "SELECT id::bigint AS id, email, password_hash, \
-        COALESCE(is_active, FALSE) AS is_active, COALESCE(is_admin, FALSE) AS is_admin, \
-        tokens_valid_after, last_login::timestamptz AS last_login FROM users WHERE email = $1";
+    pub const FIND_USER_BY_EMAIL: &'static str =
+        concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
 
     /// Rotation in one statement: retire the current token only if it is still live
     /// (and of the successor's user and session), storing the successor's seed on it, and

@@ -1,10 +1,12 @@
 //! The store: a [`PgPool`], how to connect one, and how to migrate it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::PgError;
+use crate::user_columns::UserReads;
 
 /// PostgreSQL implementation of every auth-core store trait over one [`PgPool`].
 ///
@@ -15,13 +17,29 @@ use crate::error::PgError;
 #[derive(Debug, Clone)]
 pub struct PgTokenStore {
     pool: PgPool,
+    users: Arc<UserReads>,
 }
 
 impl PgTokenStore {
     /// A store over an existing pool (build it with [`pool_options`](Self::pool_options)
     /// for the recommended settings). Does not migrate.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            users: Arc::default(),
+        }
+    }
+
+    /// The statements that read a user, with the configured claim columns.
+    pub(crate) fn user_reads(&self) -> &UserReads {
+        &self.users
+    }
+
+    pub(crate) fn with_user_reads(self, reads: UserReads) -> Self {
+        Self {
+            users: Arc::new(reads),
+            ..self
+        }
     }
 
     /// Connects to `url` (e.g. `postgres://user@host:5432/db`) with

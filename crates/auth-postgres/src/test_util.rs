@@ -4,8 +4,12 @@
 //! default, testcontainers, else a loud failure), dropped `WITH (FORCE)` at teardown.
 
 use auth_conformance::harness::{postgres_url, unique_database_name};
-use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell, database_url};
-use auth_core::NewRefreshToken;
+use auth_conformance::{
+    MigrationTestDatabase, Table, TestDatabase, TimestampCell, UserColumnType, database_url,
+    sql_literal,
+};
+use auth_core::{NewRefreshToken, UserClaimColumns, UserId};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 use time::OffsetDateTime;
@@ -222,6 +226,47 @@ impl TestDatabase for TestDb {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+    }
+
+    async fn store_with_user_claim_columns(
+        &self,
+        columns: UserClaimColumns,
+    ) -> auth_core::Result<PgTokenStore> {
+        self.store.clone().with_user_claim_columns(columns).await
+    }
+
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
+        let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
+        let sql = format!(
+            r#"ALTER TABLE users ADD COLUMN "{name}" {}{default}"#,
+            ty.sql().1
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(self.store.pool())
+            .await
+            .expect("add a users column");
+    }
+
+    async fn set_user_column(&self, user: UserId, name: &'static str, value: Value) {
+        let set = |value: &str| format!(r#"UPDATE users SET "{name}" = {value} WHERE id = $1"#);
+        let query = match value {
+            Value::String(s) => sqlx::query(AssertSqlSafe(set("$2"))).bind(user.0).bind(s),
+            Value::Number(n) => sqlx::query(AssertSqlSafe(set("$2")))
+                .bind(user.0)
+                .bind(n.as_i64().expect("an integer")),
+            Value::Null => sqlx::query(AssertSqlSafe(set("NULL"))).bind(user.0),
+            other => panic!("a test column holds a string, an integer or null, not {other}"),
+        };
+        let done = query
+            .execute(self.store.pool())
+            .await
+            .expect("set a users column");
+        assert_eq!(done.rows_affected(), 1, "user {user} exists");
     }
 
     async fn teardown(mut self) {

@@ -1,17 +1,28 @@
 //! [`UserDirectory`] over the `users` table.
 
 use auth_core::{
-    ActivationChange, LoginRecord, NewUser, PasswordChange, Result, RevocationKind, UserDirectory,
-    UserId, UserRecord,
+    ActivationChange, LoginRecord, NewUser, PasswordChange, Result, RevocationKind,
+    UserClaimColumns, UserDirectory, UserId, UserRecord,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use crate::error::db;
-use crate::statements::PgStatements;
 use crate::store::PgTokenStore;
 
+/// A user from a row of [`UserReads`](crate::user_columns::UserReads); the claim
+/// columns' object is `column_claims`, absent without claim columns.
 pub(crate) fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::Error> {
+    let column_claims = match row.try_get::<Option<String>, _>("column_claims") {
+        Ok(Some(object)) => {
+            serde_json::from_str(&object).map_err(|e| sqlx::Error::ColumnDecode {
+                index: "column_claims".into(),
+                source: e.into(),
+            })?
+        }
+        Ok(None) | Err(sqlx::Error::ColumnNotFound(_)) => Default::default(),
+        Err(e) => return Err(e),
+    };
     Ok(UserRecord {
         id: UserId(row.try_get("id")?),
         email: row.try_get("email")?,
@@ -20,6 +31,7 @@ pub(crate) fn user_record(row: &PgRow) -> std::result::Result<UserRecord, sqlx::
         is_admin: row.try_get("is_admin")?,
         tokens_valid_after: row.try_get("tokens_valid_after")?,
         last_login: row.try_get("last_login")?,
+        column_claims,
     })
 }
 
@@ -39,7 +51,7 @@ impl UserDirectory for PgTokenStore {
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(PgStatements::FIND_USER_BY_EMAIL)
+        let row = sqlx::query(self.user_reads().by_email.clone())
             .bind(email)
             .fetch_optional(self.pool())
             .await
@@ -48,7 +60,7 @@ impl UserDirectory for PgTokenStore {
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(PgStatements::FIND_USER)
+        let row = sqlx::query(self.user_reads().by_id.clone())
             .bind(id.0)
             .fetch_optional(self.pool())
             .await
@@ -97,5 +109,9 @@ impl UserDirectory for PgTokenStore {
         .await
         .map_err(db)?;
         Ok(found)
+    }
+
+    fn user_claim_columns(&self) -> &UserClaimColumns {
+        self.user_reads().columns()
     }
 }

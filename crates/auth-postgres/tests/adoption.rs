@@ -458,3 +458,63 @@ async fn a_first_release_deployment_upgrades_and_the_adoption_is_a_no_op() {
     assert!(public_tables(&pool).await.is_empty());
     db.teardown().await;
 }
+
+/// Seed 002's own flow on its adopted table: a phone user signs in by code and the
+/// access token carries its `market` and `language` (seed 002's JWT), read by the
+/// redemption's statement; column names are exact on PostgreSQL, so `Market` is
+/// refused at configuration.
+#[tokio::test]
+async fn seed_002_phone_sign_in_on_the_adopted_table_carries_market_and_language() {
+    use std::sync::Arc;
+
+    use auth_conformance::otp_scenarios::CapturingSender;
+    use auth_core::{CodeSecret, OneTimeCodeConfig, OneTimeCodes, UserClaimColumns};
+
+    let (db, pool) = seeded(SEED_002).await;
+    up(&pool).await;
+    // The seed's own example user (its generated numbers are not valid NANP numbers).
+    exec(
+        &pool,
+        "UPDATE users SET phone_number = '+13128059851' WHERE id = 1",
+    )
+    .await;
+    let refused = db
+        .store()
+        .with_user_claim_columns(UserClaimColumns::new(["Market"]).unwrap())
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::MissingUserColumns { table: "users", columns }) if columns == &["Market"]),
+        "{refused:?}"
+    );
+    let store = db
+        .store()
+        .with_user_claim_columns(UserClaimColumns::new(["market", "language"]).unwrap())
+        .await
+        .unwrap();
+    let sender = Arc::new(CapturingSender::default());
+    let spec = KeyringSpec::generate("k1", SigningAlgorithm::EdDSA).unwrap();
+    let svc = TokenService::builder(
+        store,
+        Keyring::from_spec(&spec).unwrap(),
+        TokenServiceConfig::new("https://auth.test", "api"),
+    )
+    .one_time_codes(OneTimeCodes {
+        config: OneTimeCodeConfig::default(),
+        secret: CodeSecret::new(&[3u8; 32]).unwrap(),
+        sender: sender.clone(),
+    })
+    .build()
+    .unwrap();
+    let client = ClientInfo::default();
+    svc.request_code("+1 312 805 9851", &client).await.unwrap();
+    let pair = svc
+        .verify_code("+13128059851", &sender.last_code(), &client)
+        .await
+        .unwrap();
+    assert_eq!(pair.user_id, UserId(1), "the existing user is found");
+    let auth = svc.authenticate(&pair.access_token).await.unwrap();
+    assert_eq!(auth.claim::<String>("market").as_deref(), Some("us"));
+    assert_eq!(auth.claim::<String>("language").as_deref(), Some("en"));
+    assert_eq!(auth.claim::<String>("country"), None);
+    db.teardown().await;
+}

@@ -8,7 +8,7 @@ use deadpool_sqlite::rusqlite::{OptionalExtension, params};
 use crate::access::insert_user_event;
 use crate::convert::micros;
 use crate::store::{SqliteTokenStore, run, write};
-use crate::users::{USER_BY_EMAIL, USER_BY_PHONE, user_from_row};
+use crate::users::user_from_row;
 
 impl UserAdmin for SqliteTokenStore {
     async fn find_user_by_phone(
@@ -16,9 +16,10 @@ impl UserAdmin for SqliteTokenStore {
         phone: &PhoneNumber,
     ) -> auth_core::Result<Option<UserRecord>> {
         let phone = phone.as_str().to_owned();
+        let reads = self.user_reads().clone();
         let user = run(self.writers(), move |conn| {
             Ok(conn
-                .prepare_cached(USER_BY_PHONE)?
+                .prepare_cached(&reads.by_phone)?
                 .query_row([phone], user_from_row)
                 .optional()?)
         })
@@ -45,6 +46,7 @@ impl UserAdmin for SqliteTokenStore {
 
     async fn import_users(&self, batch: &UserImport) -> auth_core::Result<Vec<ImportedUser>> {
         let batch = batch.clone();
+        let reads = self.user_reads().clone();
         let outcome = write(self.writers(), move |tx| {
             let at = micros(batch.at);
             let mut outcome = Vec::with_capacity(batch.users.len());
@@ -53,13 +55,13 @@ impl UserAdmin for SqliteTokenStore {
                 let mut existing = None;
                 if let Some(email) = &user.email {
                     existing = tx
-                        .prepare_cached(USER_BY_EMAIL)?
+                        .prepare_cached(&reads.by_email)?
                         .query_row([email], user_from_row)
                         .optional()?;
                 }
                 if let (None, Some(phone)) = (&existing, phone) {
                     existing = tx
-                        .prepare_cached(USER_BY_PHONE)?
+                        .prepare_cached(&reads.by_phone)?
                         .query_row([phone], user_from_row)
                         .optional()?;
                 }

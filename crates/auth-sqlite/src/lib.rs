@@ -30,6 +30,7 @@ mod store;
 mod test_util;
 mod timeouts;
 mod url;
+mod user_columns;
 mod users;
 mod writer;
 

@@ -12,7 +12,7 @@ use deadpool_sqlite::rusqlite::{OptionalExtension, Transaction, params};
 use crate::convert::{micros, time_at, uuid_at};
 use crate::error::SqliteError;
 use crate::store::{SqliteTokenStore, write};
-use crate::users::{USER_BY_PHONE, user_from_row};
+use crate::users::user_from_row;
 
 /// The creation time of the `offset`-th newest code (0 = newest) of `column = key`
 /// created after `since`, if there is one.
@@ -130,6 +130,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
 
     async fn redeem_code(&self, cmd: &RedeemCode) -> auth_core::Result<Option<UserRecord>> {
         let cmd = cmd.clone();
+        let reads = self.user_reads().clone();
         let user = write(self.writers(), move |tx| {
             let at = micros(cmd.at);
             let phone = cmd.phone.as_str();
@@ -149,7 +150,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
             )?
             .execute(params![phone, at])?;
             Ok(Some(
-                tx.prepare_cached(USER_BY_PHONE)?
+                tx.prepare_cached(&reads.by_phone)?
                     .query_row([phone], user_from_row)?,
             ))
         })

@@ -1,6 +1,7 @@
 //! [`SqliteTokenStore`]: the connection pool, its PRAGMAs, and the transaction helpers every module writes through.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use deadpool_sqlite::rusqlite::{self, Connection, Transaction, TransactionBehavior};
@@ -8,6 +9,7 @@ use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolBuilder, Runtime};
 
 use crate::error::SqliteError;
 use crate::url::sqlite_path;
+use crate::user_columns::UserReads;
 use crate::writer::QueuedPool;
 
 /// The busy timeout set on every connection: how long a statement waits for another
@@ -20,6 +22,7 @@ pub const DEFAULT_BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct SqliteTokenStore {
     pool: QueuedPool,
+    users: Arc<UserReads>,
 }
 
 /// Sets the PRAGMAs every connection runs with.
@@ -100,6 +103,7 @@ impl SqliteTokenStore {
     pub fn from_pool(pool: Pool) -> Self {
         Self {
             pool: QueuedPool::new(pool),
+            users: Arc::default(),
         }
     }
 
@@ -118,6 +122,18 @@ impl SqliteTokenStore {
     /// The writers' queue over the pool (every write transaction goes through it).
     pub(crate) fn writers(&self) -> &QueuedPool {
         &self.pool
+    }
+
+    /// The statements that read a user, with the configured claim columns.
+    pub(crate) fn user_reads(&self) -> &Arc<UserReads> {
+        &self.users
+    }
+
+    pub(crate) fn with_user_reads(self, reads: UserReads) -> Self {
+        Self {
+            users: Arc::new(reads),
+            ..self
+        }
     }
 
     /// The connection pool.

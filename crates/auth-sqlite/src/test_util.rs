@@ -3,10 +3,13 @@
 
 use std::path::PathBuf;
 
-use auth_conformance::{MigrationTestDatabase, Table, TestDatabase, TimestampCell};
-use auth_core::NewRefreshToken;
+use auth_conformance::{
+    MigrationTestDatabase, Table, TestDatabase, TimestampCell, UserColumnType, sql_literal,
+};
+use auth_core::{NewRefreshToken, UserClaimColumns, UserId};
 use deadpool_sqlite::rusqlite::types::ValueRef;
 use deadpool_sqlite::rusqlite::{self, Connection, params};
+use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::convert::{micros, sid, tid};
@@ -214,6 +217,45 @@ impl TestDatabase for TestDb {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+    }
+
+    async fn store_with_user_claim_columns(
+        &self,
+        columns: UserClaimColumns,
+    ) -> auth_core::Result<SqliteTokenStore> {
+        self.store.clone().with_user_claim_columns(columns).await
+    }
+
+    async fn add_user_column(
+        &self,
+        name: &'static str,
+        ty: UserColumnType,
+        default: Option<Value>,
+    ) {
+        let default = default.map_or(String::new(), |d| format!(" DEFAULT {}", sql_literal(&d)));
+        let sql = format!(
+            "ALTER TABLE users ADD COLUMN {} {}{default}",
+            quoted(name),
+            ty.sql().0
+        );
+        self.query(move |c| c.execute(&sql, []))
+            .await
+            .expect("add a users column");
+    }
+
+    async fn set_user_column(&self, user: UserId, name: &'static str, value: Value) {
+        let value = match value {
+            Value::String(s) => rusqlite::types::Value::Text(s),
+            Value::Number(n) => rusqlite::types::Value::Integer(n.as_i64().expect("an integer")),
+            Value::Null => rusqlite::types::Value::Null,
+            other => panic!("a test column holds a string, an integer or null, not {other}"),
+        };
+        let sql = format!("UPDATE users SET {} = ?1 WHERE id = ?2", quoted(name));
+        let n = self
+            .query(move |c| c.execute(&sql, params![value, user.0]))
+            .await
+            .expect("set a users column");
+        assert_eq!(n, 1, "user {user} exists");
     }
 
     async fn teardown(self) {

@@ -1,7 +1,8 @@
 //! [`UserDirectory`] over SQLite: the `users` table.
 
 use auth_core::{
-    ActivationChange, LoginRecord, NewUser, PasswordChange, UserDirectory, UserId, UserRecord,
+    ActivationChange, LoginRecord, NewUser, PasswordChange, UserClaimColumns, UserDirectory,
+    UserId, UserRecord,
 };
 use deadpool_sqlite::rusqlite::{self, OptionalExtension, Row, params};
 
@@ -10,26 +11,15 @@ use crate::convert::{micros, opt_time_at};
 use crate::error::SqliteError;
 use crate::store::{SqliteTokenStore, run, write};
 
-macro_rules! user_select {
-    ($rest:literal) => {
-        concat!(
-            // An adopted table's nullable is_active/is_admin read fail-closed (NULL: inactive,
-            // not admin), its legacy text last_login as microseconds (ARCHITECTURE.md,
-            // "Existing deployments").
-            "SELECT id, email, password_hash, COALESCE(is_active, 0), COALESCE(is_admin, 0), tokens_valid_after, \
-             CASE typeof(last_login) WHEN 'text' THEN CAST(round(unixepoch(last_login, 'subsec') * 1000000) AS INTEGER) \
-             ELSE last_login END FROM users ",
-            $rest
-        )
-    };
-}
-
-/// The user with a phone number (one-time-code sign-in).
-pub(crate) const USER_BY_PHONE: &str = user_select!("WHERE phone_number = ?1");
-/// The user with an email.
-pub(crate) const USER_BY_EMAIL: &str = user_select!("WHERE email = ?1");
-
+/// A user from a row of [`UserReads`](crate::user_columns::UserReads): the record's
+/// columns, then the claim columns' JSON object (NULL without claim columns).
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
+    let column_claims = match row.get::<_, Option<String>>(7)? {
+        None => Default::default(),
+        Some(object) => serde_json::from_str(&object).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
+        })?,
+    };
     Ok(UserRecord {
         id: UserId(row.get(0)?),
         email: row.get(1)?,
@@ -38,6 +28,7 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
         is_admin: row.get(4)?,
         tokens_valid_after: opt_time_at(row, 5)?,
         last_login: opt_time_at(row, 6)?,
+        column_claims,
     })
 }
 
@@ -63,9 +54,10 @@ impl UserDirectory for SqliteTokenStore {
 
     async fn find_user_by_email(&self, email: &str) -> auth_core::Result<Option<UserRecord>> {
         let email = email.to_owned();
+        let reads = self.user_reads().clone();
         let user = run(self.writers(), move |conn| {
             Ok(conn
-                .prepare_cached(USER_BY_EMAIL)?
+                .prepare_cached(&reads.by_email)?
                 .query_row([email], user_from_row)
                 .optional()?)
         })
@@ -74,9 +66,10 @@ impl UserDirectory for SqliteTokenStore {
     }
 
     async fn find_user(&self, id: UserId) -> auth_core::Result<Option<UserRecord>> {
+        let reads = self.user_reads().clone();
         let user = run(self.writers(), move |conn| {
             Ok(conn
-                .prepare_cached(user_select!("WHERE id = ?1"))?
+                .prepare_cached(&reads.by_id)?
                 .query_row([id.0], user_from_row)
                 .optional()?)
         })
@@ -123,5 +116,9 @@ impl UserDirectory for SqliteTokenStore {
         })
         .await?;
         Ok(found)
+    }
+
+    fn user_claim_columns(&self) -> &UserClaimColumns {
+        self.user_reads().columns()
     }
 }

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use anyhow::bail;
-use auth_core::{Migrations, TokenService, TokenStore};
+use auth_core::{Migrations, TokenService, TokenStore, UserClaimColumns};
 
 use crate::resilience::DatabaseTimeouts;
 
@@ -63,6 +63,13 @@ pub trait Backend: TokenStore + Migrations + Sized {
         users_table: Option<&str>,
     ) -> impl Future<Output = anyhow::Result<Self>> + Send;
 
+    /// This store reading `columns` as access-token claims; refuses columns the users
+    /// table lacks ([`auth_core::Error::MissingUserColumns`]).
+    fn with_user_claim_columns(
+        self,
+        columns: UserClaimColumns,
+    ) -> impl Future<Output = auth_core::Result<Self>> + Send;
+
     /// Starts pushing revocations into `service`'s cache, where the backend can
     /// (PostgreSQL: LISTEN/NOTIFY); the push runs until the returned guard is dropped.
     fn push_revocations(
@@ -91,6 +98,7 @@ pub type PushGuard = Box<dyn std::any::Any + Send + Sync>;
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use anyhow::Context as _;
+    use auth_core::UserClaimColumns;
     use auth_sqlite::{DEFAULT_BUSY_TIMEOUT, SqliteTimeouts, SqliteTokenStore};
 
     use super::{Backend, DatabaseTimeouts};
@@ -112,13 +120,20 @@ mod sqlite {
                 .await
                 .with_context(|| format!("opening SQLite database {url}"))
         }
+
+        async fn with_user_claim_columns(
+            self,
+            columns: UserClaimColumns,
+        ) -> auth_core::Result<Self> {
+            SqliteTokenStore::with_user_claim_columns(self, columns).await
+        }
     }
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
     use anyhow::Context as _;
-    use auth_core::TokenService;
+    use auth_core::{TokenService, UserClaimColumns};
     use auth_postgres::{PgRevocationListener, PgTimeouts, PgTokenStore};
 
     use super::{Backend, DatabaseTimeouts, PushGuard};
@@ -139,6 +154,13 @@ mod postgres {
             Ok(PgTokenStore::connect_with_timeouts(url, timeouts).await?)
         }
 
+        async fn with_user_claim_columns(
+            self,
+            columns: UserClaimColumns,
+        ) -> auth_core::Result<Self> {
+            PgTokenStore::with_user_claim_columns(self, columns).await
+        }
+
         async fn push_revocations(
             &self,
             service: &TokenService<Self>,
@@ -153,6 +175,7 @@ mod postgres {
 
 #[cfg(feature = "mysql")]
 mod mysql {
+    use auth_core::UserClaimColumns;
     use auth_mysql::{DjangoUsers, MySqlOptions, MySqlTokenStore};
 
     use super::{Backend, DatabaseTimeouts};
@@ -171,6 +194,13 @@ mod mysql {
             options.statement_timeout = timeouts.statement;
             options.users_table = users_table.map(DjangoUsers::parse).transpose()?;
             Ok(MySqlTokenStore::connect_with(&options).await?)
+        }
+
+        async fn with_user_claim_columns(
+            self,
+            columns: UserClaimColumns,
+        ) -> auth_core::Result<Self> {
+            MySqlTokenStore::with_user_claim_columns(self, columns).await
         }
     }
 }

@@ -382,6 +382,10 @@ async fn run_on<B: Backend>(command: Command, settings: Settings) -> anyhow::Res
             tracing::info!(backend = B::NAME, ?applied, "applied migrations");
         }
     }
+    let store = store
+        .with_user_claim_columns(settings.user_claim_columns.clone())
+        .await
+        .context("checking user_claim_columns (AUTHD_USER_CLAIM_COLUMNS)")?;
     match command {
         Command::Serve => {
             let keys = load_keyring(&settings)?;
@@ -914,5 +918,7 @@ mod tests {
             documented_default("pbkdf2-rounds"),
             PasswordPolicy::default().pbkdf2_rounds.to_string()
         );
+        assert!(settings.user_claim_columns.is_empty());
+        assert_eq!(documented_default("user-claim-columns"), "none");
     }
 }

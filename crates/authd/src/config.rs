@@ -7,7 +7,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use auth_core::{CleanupPolicy, PasswordPolicy, RevocationMode, TokenServiceConfig};
+use auth_core::{
+    CleanupPolicy, PasswordPolicy, RevocationMode, TokenServiceConfig, UserClaimColumns,
+};
 use serde::Deserialize;
 
 use crate::oauth::clients::{ClientRegistry, ClientSettings, valid_origin};
@@ -319,6 +321,17 @@ pub struct SettingsArgs {
         value_name = "CIDRS"
     )]
     pub trusted_proxies: Option<TrustedProxies>,
+    /// Users-table columns whose values every access token carries as claims of the
+    /// same name (seed 002's `market`), comma-separated; plain identifiers, none of the
+    /// library's own columns or claims; each must exist when authd starts [default: none]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHD_USER_CLAIM_COLUMNS",
+        value_delimiter = ',',
+        value_name = "COLUMNS"
+    )]
+    pub user_claim_columns: Option<Vec<String>>,
     /// TESTING ONLY: PBKDF2 rounds for new password hashes. Never lower this in
     /// production; hashes with fewer rounds than the default are upgraded on login
     /// once it is raised again [default: 600000]
@@ -425,6 +438,8 @@ pub struct Settings {
     pub pbkdf2_rounds: u32,
     /// Database time limits, request deadline, hashing bound, trusted proxies.
     pub resilience: ResilienceSettings,
+    /// Users-table columns read into every access token as claims (none by default).
+    pub user_claim_columns: UserClaimColumns,
     /// Phone sign-in by one-time code (off by default; `AUTHD_OTP_*`).
     pub otp: crate::otp::OtpSettings,
 }
@@ -464,9 +479,24 @@ impl Default for Settings {
             auto_migrate: true,
             pbkdf2_rounds: core.password.pbkdf2_rounds,
             resilience: ResilienceSettings::default(),
+            user_claim_columns: UserClaimColumns::default(),
             otp: crate::otp::OtpSettings::default(),
         }
     }
+}
+
+/// The configured claim columns, checked by core; a refusal names the column.
+fn user_claim_columns(names: Vec<String>) -> anyhow::Result<UserClaimColumns> {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in &names {
+        UserClaimColumns::check_name(name)
+            .with_context(|| format!("user_claim_columns: `{name}`"))?;
+    }
+    UserClaimColumns::new(names).context("user_claim_columns")
 }
 
 fn secs(d: Duration) -> time::Duration {
@@ -532,7 +562,8 @@ impl SettingsArgs {
             request_timeout,
             hash_concurrency,
             hash_wait,
-            trusted_proxies
+            trusted_proxies,
+            user_claim_columns
         )
     }
 
@@ -558,6 +589,7 @@ impl SettingsArgs {
         }
         let clients = ClientRegistry::from_settings(&self.clients.unwrap_or_default())
             .context("[[clients]]")?;
+        let user_claim_columns = user_claim_columns(self.user_claim_columns.unwrap_or_default())?;
         Ok(Settings {
             database_url: self.database_url.unwrap_or(d.database_url),
             users_table: self.users_table.or(d.users_table),
@@ -600,6 +632,7 @@ impl SettingsArgs {
             auto_migrate: self.auto_migrate.unwrap_or(d.auto_migrate),
             pbkdf2_rounds: self.pbkdf2_rounds.unwrap_or(d.pbkdf2_rounds),
             resilience,
+            user_claim_columns,
             otp: d.otp,
         })
     }
@@ -782,6 +815,31 @@ mod tests {
             toml::from_str::<SettingsArgs>("[[clients]]\nid = \"x\"\ngrants = [\"implicit\"]")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn user_claim_columns_are_checked_and_named_when_refused() {
+        let resolve = |toml_text: &str| {
+            toml::from_str::<SettingsArgs>(toml_text)
+                .unwrap()
+                .into_settings()
+        };
+        assert!(resolve("").unwrap().user_claim_columns.is_empty());
+        let s = resolve(r#"user_claim_columns = ["market", " language "]"#).unwrap();
+        assert_eq!(
+            s.user_claim_columns.names().collect::<Vec<_>>(),
+            ["market", "language"]
+        );
+        for (bad, named) in [
+            (r#"["market", "sub"]"#, "`sub`"),
+            (r#"["password_hash"]"#, "`password_hash`"),
+            (r#"["market-1"]"#, "`market-1`"),
+            (r#"["market", "MARKET"]"#, "user_claim_columns"),
+        ] {
+            let err = resolve(&format!("user_claim_columns = {bad}")).unwrap_err();
+            let message = format!("{err:#}");
+            assert!(message.contains(named), "{message}");
+        }
     }
 
     #[test]

@@ -500,6 +500,44 @@ fn settings_file_and_environment() {
     );
 }
 
+/// Configured claim columns are checked when authd starts (any command but `migrate`):
+/// a name core refuses and a column the users table lacks each stop it with a message
+/// naming the column; once the column exists the same settings start.
+#[cfg(feature = "sqlite")]
+#[test]
+fn user_claim_columns_are_checked_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(d, &["migrate", "up"]);
+    let with_columns = |columns: &str| {
+        authd(d)
+            .env("AUTHD_USER_CLAIM_COLUMNS", columns)
+            .arg("cleanup")
+            .output()
+            .unwrap()
+    };
+    let refused = |columns: &str, needle: &str| {
+        let o = with_columns(columns);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{columns} accepted");
+        assert!(stderr.contains(needle), "{needle} in {stderr}");
+    };
+    refused("market,sub", "user_claim_columns: `sub`");
+    refused("market;drop", "user_claim_columns: `market;drop`");
+    refused(
+        "market,language",
+        "user claim columns missing from table `users`: market, language",
+    );
+    let conn =
+        auth_sqlite::deadpool_sqlite::rusqlite::Connection::open(d.join("authd.db")).unwrap();
+    conn.execute("ALTER TABLE users ADD COLUMN market TEXT", [])
+        .unwrap();
+    drop(conn);
+    refused("market,language", "missing from table `users`: language");
+    let o = with_columns("market");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// The same CLI over a fresh PostgreSQL or MySQL database: migrations, serve (with
 /// the backend's revocation push), and revocation seen by `token inspect`.
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -8,6 +8,7 @@
 //! belongs to, at most one live refresh token per session) are checked before anything
 //! is changed, so a refused operation writes nothing.
 
+mod columns;
 mod import;
 mod otp;
 mod state;
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 use crate::audit::AuditRecord;
 use crate::revocation::{AccessTokenEntry, RevocationEvent};
 use crate::session::RefreshTokenRecord;
+use crate::user_columns::UserClaimColumns;
 use crate::users::UserRecord;
 
 use state::State;
@@ -58,6 +60,9 @@ pub struct MemoryUser {
     pub phone_number: Option<String>,
     /// Whether a one-time code proved the phone.
     pub is_verified: bool,
+    /// The user's values in the application's own columns
+    /// ([`MemoryStore::add_user_column`]); a column without a value here is NULL.
+    pub columns: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A one-time code row: the command's values and what happened to it since.
@@ -97,6 +102,7 @@ pub struct MemoryTables {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    claim_columns: UserClaimColumns,
 }
 
 impl MemoryStore {

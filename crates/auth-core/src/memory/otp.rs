@@ -129,10 +129,12 @@ impl OneTimeCodeStore for MemoryStore {
                         is_admin: false,
                         tokens_valid_after: None,
                         last_login: None,
+                        column_claims: Default::default(),
                     },
                     created_at: cmd.at,
                     phone_number: phone,
                     is_verified: false,
+                    columns: Default::default(),
                 });
                 state.users.len() - 1
             }
@@ -140,6 +142,6 @@ impl OneTimeCodeStore for MemoryStore {
         let user = &mut state.users[index];
         user.is_verified = true;
         user.record.last_login = Some(cmd.at);
-        Ok(Some(user.record.clone()))
+        Ok(Some(self.read_user(&state, &state.users[index])))
     }
 }

@@ -20,6 +20,8 @@ use crate::users::{NewUser, UserId, UserRecord};
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub(super) users: Vec<MemoryUser>,
+    /// The application's own columns of the users "table" and their defaults, as added.
+    pub(super) user_columns: Vec<(String, serde_json::Value)>,
     pub(super) codes: Vec<MemoryCode>,
     refresh_tokens: Vec<RefreshTokenRecord>,
     access_tokens: Vec<AccessTokenEntry>,
@@ -73,28 +75,24 @@ impl State {
                 is_admin: false,
                 tokens_valid_after: None,
                 last_login: None,
+                column_claims: Default::default(),
             },
             created_at: new.created_at,
             phone_number: None,
             is_verified: false,
+            columns: Default::default(),
         });
         Ok(id)
     }
 
-    pub(super) fn find_user_by_email(&self, email: &str) -> Option<UserRecord> {
+    pub(super) fn find_user_by_email(&self, email: &str) -> Option<&MemoryUser> {
         self.users
             .iter()
-            .map(|u| &u.record)
-            .find(|u| u.email.as_deref() == Some(email))
-            .cloned()
+            .find(|u| u.record.email.as_deref() == Some(email))
     }
 
-    pub(super) fn find_user(&self, id: UserId) -> Option<UserRecord> {
-        self.users
-            .iter()
-            .map(|u| &u.record)
-            .find(|u| u.id == id)
-            .cloned()
+    pub(super) fn find_user(&self, id: UserId) -> Option<&MemoryUser> {
+        self.users.iter().find(|u| u.record.id == id)
     }
 
     pub(super) fn set_password_hash(&mut self, id: UserId, phc: &str) {

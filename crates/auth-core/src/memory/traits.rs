@@ -15,6 +15,7 @@ use crate::refresh::{TokenHash, TokenId};
 use crate::revocation::{AccessTokenEntry, RevocationCursor, RevocationEvent};
 use crate::session::{NewRefreshToken, RefreshTokenRecord, Replay, Rotation, SessionId};
 use crate::store::{AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, UserDirectory};
+use crate::user_columns::UserClaimColumns;
 use crate::users::{NewUser, UserId, UserRecord};
 
 impl UserDirectory for MemoryStore {
@@ -23,11 +24,15 @@ impl UserDirectory for MemoryStore {
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-        Ok(self.lock().find_user_by_email(email))
+        let state = self.lock();
+        Ok(state
+            .find_user_by_email(email)
+            .map(|u| self.read_user(&state, u)))
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<UserRecord>> {
-        Ok(self.lock().find_user(id))
+        let state = self.lock();
+        Ok(state.find_user(id).map(|u| self.read_user(&state, u)))
     }
 
     async fn set_password_hash(&self, change: &PasswordChange) -> Result<()> {
@@ -48,6 +53,10 @@ impl UserDirectory for MemoryStore {
             change.at,
             change.event_expires_at,
         ))
+    }
+
+    fn user_claim_columns(&self) -> &UserClaimColumns {
+        &self.claim_columns
     }
 }
 

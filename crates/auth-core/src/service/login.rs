@@ -218,11 +218,20 @@ impl<S: TokenStore> TokenService<S> {
             .await
     }
 
-    /// The application claims for a user (empty without a claims provider).
+    /// The application claims for a user: its configured columns' values
+    /// ([`UserRecord::column_claims`]), then the claims provider's, which win on a
+    /// name both give. Reserved names are dropped when the token is issued.
     pub(super) fn app_claims(&self, user: &UserRecord) -> Map<String, Value> {
-        match &self.inner.claims {
-            Some(provider) => provider(user),
-            None => Map::new(),
+        let mut claims = user.column_claims.clone();
+        if let Some(provider) = &self.inner.claims {
+            claims.extend(provider(user));
         }
+        claims
+    }
+
+    /// Whether issuing for a user needs its current record (configured claim columns
+    /// or a claims provider), not only its cached state.
+    pub(super) fn claims_need_user(&self) -> bool {
+        self.inner.claims.is_some() || !self.inner.store.user_claim_columns().is_empty()
     }
 }

@@ -153,7 +153,10 @@ impl<S: TokenStore> TokenServiceBuilder<S> {
     }
 
     /// Adds application claims (e.g. `market`) to every access token issued for a user.
-    /// Reserved claim names are ignored.
+    /// Reserved claim names are ignored. A store configured with
+    /// [`UserClaimColumns`](crate::UserClaimColumns) already adds those columns' values
+    /// ([`UserRecord::column_claims`], which `f` sees too); `f`'s claims win on a name
+    /// both give.
     pub fn claims(
         mut self,
         f: impl Fn(&UserRecord) -> Map<String, Value> + Send + Sync + 'static,

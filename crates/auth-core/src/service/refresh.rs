@@ -270,15 +270,15 @@ impl<S: TokenStore> TokenService<S> {
     }
 
     /// Who a refresh issues for, `None` if the user is inactive or gone. Without a claims
-    /// provider the user's state comes from the revocation cache (fresh within
-    /// `cache_max_staleness`, like every access-token check), saving a round trip per
-    /// refresh; with one, the user is read so the claims are current.
+    /// provider or claim columns the user's state comes from the revocation cache (fresh
+    /// within `cache_max_staleness`, like every access-token check), saving a round trip
+    /// per refresh; with either, the user is read so the claims are current.
     pub(super) async fn refresh_subject(
         &self,
         user: UserId,
         now: OffsetDateTime,
     ) -> Result<Option<Subject>> {
-        if self.inner.claims.is_some() {
+        if self.claims_need_user() {
             return Ok(match self.inner.store.find_user(user).await? {
                 Some(record) if record.is_active => Some(Subject {
                     user_id: record.id,

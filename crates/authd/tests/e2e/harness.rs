@@ -54,11 +54,26 @@ impl<D: TestDatabase> TestServer<D> {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_prepared(async |_: &D| {}, tweak).await
+    }
+
+    /// [`start_with`](Self::start_with) over a database `prepare` changed first (an
+    /// application's own users column added). The store reads the settings'
+    /// `user_claim_columns`, checked as `authd serve` checks them.
+    pub async fn start_prepared(
+        prepare: impl AsyncFnOnce(&D),
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let db = D::create().await;
+        prepare(&db).await;
         let mut settings = test_settings();
         tweak(&mut settings);
         let keys = Keyring::generate("e2e-1", SigningAlgorithm::EdDSA).expect("test keyring");
-        let service = authd::build_service(db.store(), keys, &settings).expect("token service");
+        let store = db
+            .store_with_user_claim_columns(settings.user_claim_columns.clone())
+            .await
+            .expect("the user claim columns exist");
+        let service = authd::build_service(store, keys, &settings).expect("token service");
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await
             .expect("bind a free port");

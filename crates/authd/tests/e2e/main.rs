@@ -7,6 +7,7 @@ mod oauth;
 mod oauth_phone;
 mod otp;
 mod scenarios;
+mod user_claims;
 
 use admin::internal_endpoints_for_admins_only;
 use oauth::{
@@ -60,7 +61,11 @@ macro_rules! all_scenarios {
             metadata_cors_415_and_405,
             internal_endpoints_for_admins_only,
         );
-        otp_e2e_tests!($db; otp::phone_sign_in_over_http, oauth_phone::oauth_phone_code_grant);
+        otp_e2e_tests!($db;
+            otp::phone_sign_in_over_http,
+            oauth_phone::oauth_phone_code_grant,
+            user_claims::phone_sign_in_carries_the_market_claim,
+        );
     };
 }
 

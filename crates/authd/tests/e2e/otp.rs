@@ -70,8 +70,16 @@ async fn start_receiver() -> (String, Receiver) {
 pub async fn start_with_webhook<D: E2eDatabase>(
     tweak: impl FnOnce(&mut authd::Settings),
 ) -> (TestServer<D>, Receiver) {
+    start_prepared_with_webhook(async |_: &D| {}, tweak).await
+}
+
+/// [`start_with_webhook`] over a database `prepare` changed first.
+pub async fn start_prepared_with_webhook<D: E2eDatabase>(
+    prepare: impl AsyncFnOnce(&D),
+    tweak: impl FnOnce(&mut authd::Settings),
+) -> (TestServer<D>, Receiver) {
     let (url, receiver) = start_receiver().await;
-    let server = TestServer::<D>::start_with(|s| {
+    let server = TestServer::<D>::start_prepared(prepare, |s| {
         s.otp.sender = SenderSettings::Webhook {
             url,
             secret: WEBHOOK_SECRET.to_vec(),
