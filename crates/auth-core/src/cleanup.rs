@@ -14,8 +14,9 @@ pub struct CleanupPolicy {
     /// Refresh-token rows of a session are kept this long after the session ended
     /// (expired or revoked), so a late replay is still recognised as reuse. Default 30 days.
     pub retention: Duration,
-    /// Rows deleted per statement (default 500: on PostgreSQL a 500-row batch held its
-    /// locks at most 26 ms while deleting 1M rows, 1,000-row batches up to 51 ms).
+    /// Rows deleted per statement (default 1,000: deleting 1M expired rows on a
+    /// PostgreSQL 15 server of its own, a 1,000-row batch held its locks at most 14 ms
+    /// and the whole took 2.38x one plain DELETE; 500-row batches 10 ms and 3.40x).
     pub batch_size: u32,
     /// One-time-code rows are kept at least this long after they were created, so the
     /// rate limits still count them. Default: the default limit window (1 hour); the
@@ -27,7 +28,7 @@ impl Default for CleanupPolicy {
     fn default() -> Self {
         Self {
             retention: Duration::days(30),
-            batch_size: 500,
+            batch_size: 1_000,
             code_retention: OneTimeCodeConfig::default().limit_window,
         }
     }

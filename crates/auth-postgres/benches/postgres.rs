@@ -9,7 +9,7 @@
 //!    one plain `DELETE`, with the longest batch.
 //!
 //! Knobs (environment): `AUTH_BENCH_SECONDS` per measurement (default 10),
-//! `AUTH_BENCH_CLEANUP_ROWS` (default 1000000), `AUTH_BENCH_BATCH` (default 500, the library default),
+//! `AUTH_BENCH_CLEANUP_ROWS` (default 1000000), `AUTH_BENCH_BATCH` (default: the library default),
 //! `PGBENCH` (default `pgbench`), `AUTH_BENCH_ONLY` (`refresh` or `cleanup`),
 //! `AUTH_BENCH_CLEANUP_SERVER` (`own`, the default: the cleanup runs on a PostgreSQL 15
 //! cluster the bench starts on a free port; `shared`: on the refresh bench's server).

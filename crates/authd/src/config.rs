@@ -241,7 +241,7 @@ pub struct SettingsArgs {
         value_name = "DURATION"
     )]
     pub cleanup_retention: Option<Span>,
-    /// Rows deleted per cleanup statement [default: 500]
+    /// Rows deleted per cleanup statement [default: 1000]
     #[arg(
         long,
         global = true,
