@@ -131,6 +131,7 @@ impl From<DjangoUserRow> for UserRecord {
             is_admin: r.is_admin,
             tokens_valid_after: r.tokens_valid_after,
             last_login: r.last_login,
+            column_claims: Default::default(),
         }
     }
 }

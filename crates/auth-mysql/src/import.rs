@@ -173,10 +173,17 @@ impl MySqlTokenStore {
             limits::PASSWORD_HASH.check_opt(user.password_hash.as_deref())?;
         }
         if let Some(django) = self.django() {
-            for hash in batch.users.iter().filter_map(|u| u.password_hash.as_deref()) {
+            for hash in batch
+                .users
+                .iter()
+                .filter_map(|u| u.password_hash.as_deref())
+            {
                 django::check_password_fits(hash)?;
             }
-            return Ok(transaction!(self, |conn| import_into_django(conn, django, batch).await)?);
+            return Ok(transaction!(self, |conn| import_into_django(
+                conn, django, batch
+            )
+            .await)?);
         }
         let rows = transaction!(self, |conn| import(conn, batch).await)?;
         rows.into_iter()

@@ -10,9 +10,10 @@ use auth_conformance::TestDatabase;
 use auth_conformance::harness::{mysql_url, unique_database_name};
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    ClientInfo, Error, KeyMaterial, Keyring, KeyringSpec, ManualClock, MigrationError,
-    MigrationState, Migrations, PasswordPolicy, RevocationMode, SigningAlgorithm, TokenService,
-    TokenServiceConfig, UserDirectory, UserId,
+    AdminChange, ClientInfo, Error, ImportUser, ImportedUser, KeyMaterial, Keyring, KeyringSpec,
+    ManualClock, MigrationError, MigrationState, Migrations, PasswordPolicy, PhoneNumber,
+    RevocationMode, SigningAlgorithm, TokenService, TokenServiceConfig, UserAdmin,
+    UserClaimColumns, UserDirectory, UserId, UserImport,
 };
 use auth_mysql::{DjangoUsers, MySqlOptions, MySqlTokenStore, TestDb};
 use mysql_async::prelude::Queryable;
@@ -732,4 +733,105 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_admin_and_phone_lookup_work_on_the_adopted_django_table() {
+    let (db, django) = seeded(false).await;
+    let store = store(&db, &django).await;
+    store.migrate_up().await.expect("up");
+    let at = OffsetDateTime::now_utc();
+    let imported = ImportUser::new(
+        Some("imported@example.com"),
+        Some("+13128050001"),
+        Some(&vector("django-pbkdf2-sha256")),
+        true,
+        true,
+    )
+    .expect("a valid row");
+    let existing =
+        ImportUser::new(Some("user1@example.com"), None, None, true, false).expect("a valid row");
+    let batch = UserImport {
+        users: vec![imported, existing],
+        at,
+    };
+    let outcome = store.import_users(&batch).await.expect("import");
+    let ImportedUser::Created(id) = outcome[0] else {
+        panic!("the new user is created: {outcome:?}");
+    };
+    assert!(
+        matches!(&outcome[1], ImportedUser::Existing(u) if u.id == UserId(1)),
+        "{outcome:?}"
+    );
+    // A valid Django row: username from the email, staff for admin.
+    let mut conn = django.admin().await;
+    let row: (String, String, bool, bool, bool, Option<String>) = conn
+        .query_first(format!(
+            "SELECT username, email, is_staff, is_superuser, is_active, phone_number FROM {} WHERE id = {}",
+            django.quoted(),
+            id.0
+        ))
+        .await
+        .expect("select")
+        .expect("the row");
+    assert_eq!(
+        row,
+        (
+            "imported@example.com".to_owned(),
+            "imported@example.com".to_owned(),
+            true,
+            false,
+            true,
+            Some("+13128050001".to_owned())
+        )
+    );
+    // Importing the same batch again creates nothing.
+    let again = store.import_users(&batch).await.expect("import again");
+    assert!(
+        again.iter().all(|u| matches!(u, ImportedUser::Existing(_))),
+        "{again:?}"
+    );
+    let phone = PhoneNumber::parse("+13128050001").expect("phone");
+    let found = store.find_user_by_phone(&phone).await.expect("lookup");
+    assert_eq!(found.map(|u| (u.id, u.is_admin)), Some((id, true)));
+    // Withdrawing admin clears is_staff and is_superuser (user 6 is a superuser).
+    let change = |user, admin| AdminChange {
+        user,
+        admin,
+        at,
+        event_expires_at: at + auth_core::time::Duration::days(1),
+    };
+    assert!(
+        store
+            .set_user_admin(&change(UserId(6), false))
+            .await
+            .unwrap()
+    );
+    assert!(!store.find_user(UserId(6)).await.unwrap().unwrap().is_admin);
+    assert!(
+        store
+            .set_user_admin(&change(UserId(7), true))
+            .await
+            .unwrap()
+    );
+    assert!(store.find_user(UserId(7)).await.unwrap().unwrap().is_admin);
+    assert!(
+        !store
+            .set_user_admin(&change(UserId(99_999), true))
+            .await
+            .unwrap()
+    );
+    // Claim columns are the store's own table's: refused here, by name.
+    let err = store
+        .clone()
+        .with_user_claim_columns(UserClaimColumns::new(["first_name"]).unwrap())
+        .await
+        .expect_err("claim columns on a Django table");
+    assert!(
+        error_chain(&err).contains("not supported on the adopted Django table"),
+        "{}",
+        error_chain(&err)
+    );
+    conn.disconnect().await.expect("disconnect");
+    db.teardown().await;
 }

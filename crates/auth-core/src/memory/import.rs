@@ -61,10 +61,12 @@ impl UserAdmin for MemoryStore {
                     is_admin: row.is_admin,
                     tokens_valid_after: None,
                     last_login: None,
+                    column_claims: Default::default(),
                 },
                 created_at: batch.at,
                 phone_number: phone,
                 is_verified: false,
+                columns: Default::default(),
             });
             outcome.push(ImportedUser::Created(id));
         }
