@@ -394,7 +394,10 @@ fn admin_commands() {
 
     let cleanup = run_ok(d, &["cleanup"]);
     assert!(
-        cleanup.contains("batches of 500 rows") && cleanup.contains("removed "),
+        cleanup.contains(&format!(
+            "batches of {} rows",
+            auth_core::CleanupPolicy::default().batch_size
+        )) && cleanup.contains("removed "),
         "{cleanup}"
     );
 
