@@ -120,7 +120,7 @@ wait_http "$PROTECTED_URL" "${PIDS[-1]}" || { cat "$WORK/protect.log"; exit 1; }
 log "authd at $AUTHD_ISSUER, auth-axum example at $PROTECTED_URL"
 
 status=0
-log "python clients: $(grep -v '^#' interop/python/requirements.txt | grep -iE '^(pyjwt|authlib|cryptography|requests|pytest)' | tr '\n' ' ')"
+log "python clients: $(grep -v '^#' interop/python/requirements.txt | grep -iE '^(pyjwt|authlib|jwcrypto|cryptography|requests|pytest)' | tr '\n' ' ')"
 (cd interop/python && "$VENV/bin/pytest" -q -p no:cacheprovider -rA) || status=1
 log "node clients: $(cd interop/node && node -e 'const d=require("./package.json").dependencies; console.log(Object.entries(d).map(([k,v])=>k+"=="+v).join(" "))')"
 (cd interop/node && node --test test/jose.test.mjs test/express-jwt.test.mjs) || status=1

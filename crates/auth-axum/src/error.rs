@@ -7,6 +7,14 @@ use axum::response::{IntoResponse, Response};
 pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="authd", error="invalid_token""#;
 /// The `WWW-Authenticate` value of a 401 without a bearer token (RFC 6750 section 3.1).
 pub const BEARER_CHALLENGE: &str = r#"Bearer realm="authd""#;
+/// The `WWW-Authenticate` value of a 401 for a DPoP-bound token sent without its
+/// proof, or with a bad one (RFC 9449 section 7.1).
+pub const DPOP_PROOF_CHALLENGE: &str = r#"DPoP realm="authd", error="invalid_dpop_proof""#;
+/// The `WWW-Authenticate` value of a 401 asking for a proof with a server nonce
+/// (RFC 9449 section 9), sent with a `DPoP-Nonce` header.
+pub const DPOP_NONCE_CHALLENGE: &str = r#"DPoP realm="authd", error="use_dpop_nonce""#;
+/// The `WWW-Authenticate` value of a 401 for a DPoP-bound token sent as a bearer token.
+pub const DPOP_TOKEN_CHALLENGE: &str = r#"DPoP realm="authd", error="invalid_token""#;
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -23,6 +31,36 @@ pub enum AuthError {
     /// The token was refused: signature, claims or revocation (401).
     #[error("access token refused: {0}")]
     Rejected(#[from] auth_core::TokenRejection),
+    /// The token is DPoP-bound (`cnf.jkt`) and was sent as a bearer token (401; no
+    /// downgrade).
+    #[error("DPoP-bound access token sent without DPoP")]
+    DpopRequired,
+    /// The token is not DPoP-bound and was sent with the `DPoP` scheme (401).
+    #[error("access token is not DPoP-bound")]
+    NotDpopBound,
+    /// The `DPoP` scheme was used without a `DPoP` proof header (401).
+    #[error("DPoP proof missing")]
+    MissingDpopProof,
+    /// The `DPoP` proof was refused (401 `invalid_dpop_proof`).
+    #[error("DPoP proof refused")]
+    InvalidDpopProof(#[source] auth_core::DpopError),
+    /// The proof lacks a valid server nonce (401 `use_dpop_nonce`, with this nonce in
+    /// a `DPoP-Nonce` header).
+    #[error("DPoP proof needs a server nonce")]
+    UseDpopNonce {
+        /// The nonce to use.
+        nonce: String,
+        /// Why the proof's nonce was refused.
+        #[source]
+        source: auth_core::DpopError,
+    },
+    /// The proof is valid but by another key than the token's `cnf.jkt` (401).
+    #[error("DPoP proof by another key than the token is bound to")]
+    DpopKeyMismatch,
+    /// A DPoP-bound token reached a verifier without DPoP settings (401; configure a
+    /// `DpopCheck` on the state).
+    #[error("DPoP-bound access token, but DPoP is not configured here")]
+    DpopUnsupported,
     /// The token lacks a scope the route requires (403 `insufficient_scope`).
     #[error("scope `{0}` required")]
     InsufficientScope(&'static str),
@@ -89,9 +127,16 @@ impl AuthError {
     /// The HTTP status of this answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::Missing | AuthError::MalformedHeader | AuthError::Rejected(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            AuthError::Missing
+            | AuthError::MalformedHeader
+            | AuthError::Rejected(_)
+            | AuthError::DpopRequired
+            | AuthError::NotDpopBound
+            | AuthError::MissingDpopProof
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::UseDpopNonce { .. }
+            | AuthError::DpopKeyMismatch
+            | AuthError::DpopUnsupported => StatusCode::UNAUTHORIZED,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             AuthError::Unavailable { .. } | AuthError::UntrustedCertificate { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -120,7 +165,35 @@ impl IntoResponse for AuthError {
                 "a bearer access token is required",
                 Some(BEARER_CHALLENGE),
             ),
-            AuthError::MalformedHeader | AuthError::Rejected(_) => {
+            AuthError::DpopRequired => (
+                "invalid_token",
+                "this access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
+                Some(DPOP_TOKEN_CHALLENGE),
+            ),
+            AuthError::MissingDpopProof
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::DpopKeyMismatch => {
+                tracing::debug!(error = %ErrorChain(&self), "DPoP proof refused");
+                (
+                    "invalid_dpop_proof",
+                    "the DPoP proof is missing, invalid, replayed or by another key",
+                    Some(DPOP_PROOF_CHALLENGE),
+                )
+            }
+            AuthError::UseDpopNonce { .. } => (
+                "use_dpop_nonce",
+                "the DPoP proof must carry the nonce of the DPoP-Nonce header",
+                Some(DPOP_NONCE_CHALLENGE),
+            ),
+            AuthError::DpopUnsupported => {
+                tracing::warn!("DPoP-bound access token refused: no DpopCheck configured");
+                (
+                    "invalid_token",
+                    "DPoP-bound access tokens are not accepted here",
+                    Some(INVALID_TOKEN_CHALLENGE),
+                )
+            }
+            AuthError::MalformedHeader | AuthError::Rejected(_) | AuthError::NotDpopBound => {
                 tracing::debug!(error = %self, "access token refused");
                 (
                     "invalid_token",
@@ -149,6 +222,11 @@ impl IntoResponse for AuthError {
         let body = serde_json::json!({"error": code, "error_description": description});
         let mut response = (self.status(), axum::Json(body)).into_response();
         let headers = response.headers_mut();
+        if let AuthError::UseDpopNonce { nonce, .. } = &self
+            && let Ok(nonce) = HeaderValue::from_str(nonce)
+        {
+            headers.insert("dpop-nonce", nonce);
+        }
         if let Some(challenge) = challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use auth_core::{TokenService, TokenStore};
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::bearer::bearer_token;
+use crate::bearer::access_token;
+use crate::dpop::{DpopCheck, check_sender};
 use crate::error::AuthError;
 use crate::remote::RemoteVerifier;
 use crate::verifier::{Revocation, TokenVerifier};
@@ -71,6 +71,12 @@ pub trait AuthState: Send + Sync {
 
     /// Called with every authentication's outcome (authd counts them for /metrics).
     fn observe_authentication(&self, _outcome: AuthOutcome<'_>) {}
+
+    /// How DPoP proofs are checked (default `None`: a DPoP-bound token is refused
+    /// with [`AuthError::DpopUnsupported`]; unbound bearer tokens work as before).
+    fn dpop(&self) -> Option<&DpopCheck> {
+        None
+    }
 }
 
 impl<S: TokenStore> AuthState for TokenService<S> {
@@ -94,9 +100,12 @@ impl AuthState for RemoteVerifier {
     }
 }
 
-/// A request whose `Authorization: Bearer` access token passed its verifier:
-/// signature, claims and the route's [`Revocation`] checking. Rejects with 401 and
-/// `WWW-Authenticate: Bearer ...` ([`AuthError`]). Dereferences to the verified claims.
+/// A request whose access token passed its verifier: signature, claims, the route's
+/// [`Revocation`] checking and its sender constraint (an unbound token as
+/// `Authorization: Bearer`; a DPoP-bound one, `cnf.jkt`, as `Authorization: DPoP`
+/// with a valid `DPoP` proof by that key, see [`AuthState::dpop`]). Rejects with 401
+/// and `WWW-Authenticate: Bearer ...` or `DPoP ...` ([`AuthError`]). Dereferences to
+/// the verified claims.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub auth_core::Authenticated);
 
@@ -121,14 +130,16 @@ impl Authenticated {
     }
 }
 
-/// Verifies the bearer token of `headers` with `state`, reporting the outcome.
+/// Verifies the access token of a request (`parts`: method, URI and headers) with
+/// `state`, reporting the outcome.
 pub(crate) async fn authenticate<St: AuthState>(
-    headers: &HeaderMap,
+    parts: &Parts,
     state: &St,
     revocation: Revocation,
 ) -> Result<Authenticated, AuthError> {
-    let token = match bearer_token(headers) {
-        Ok(Some(token)) => token,
+    let headers = &parts.headers;
+    let (scheme, token) = match access_token(headers) {
+        Ok(Some(found)) => found,
         Ok(None) => {
             state.observe_authentication(AuthOutcome::Missing);
             return Err(AuthError::Missing);
@@ -138,7 +149,20 @@ pub(crate) async fn authenticate<St: AuthState>(
             return Err(e);
         }
     };
-    match state.verifier().verify(token, revocation).await {
+    let verified = match state.verifier().verify(token, revocation).await {
+        Ok(auth) => check_sender(
+            &auth,
+            scheme,
+            token,
+            state.dpop(),
+            &parts.method,
+            &parts.uri,
+            headers,
+        )
+        .map(|()| auth),
+        Err(e) => Err(e),
+    };
+    match verified {
         Ok(auth) => {
             state.observe_authentication(AuthOutcome::Accepted);
             Ok(auth)
@@ -158,6 +182,6 @@ impl<St: AuthState> FromRequestParts<St> for Authenticated {
         if let Some(auth) = parts.extensions.get::<Authenticated>() {
             return Ok(auth.clone());
         }
-        authenticate(&parts.headers, state, state.default_revocation()).await
+        authenticate(parts, state, state.default_revocation()).await
     }
 }

@@ -95,7 +95,7 @@ where
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let auth: Authenticated =
-                match authenticate(&parts.headers, &config.state, config.revocation).await {
+                match authenticate(&parts, &config.state, config.revocation).await {
                     Ok(auth) => auth,
                     Err(e) => return Ok(e.into_response()),
                 };

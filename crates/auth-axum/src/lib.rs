@@ -9,6 +9,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod bearer;
+mod dpop;
 mod error;
 mod extract;
 mod feed;
@@ -20,8 +21,12 @@ mod remote;
 mod transport;
 mod verifier;
 
-pub use bearer::bearer_token;
-pub use error::{AuthError, BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE};
+pub use bearer::{TokenScheme, access_token, bearer_token};
+pub use dpop::{DPOP_HEADER, DpopCheck};
+pub use error::{
+    AuthError, BEARER_CHALLENGE, DPOP_NONCE_CHALLENGE, DPOP_PROOF_CHALLENGE, DPOP_TOKEN_CHALLENGE,
+    INVALID_TOKEN_CHALLENGE,
+};
 pub use extract::{AuthOutcome, AuthState, Authenticated};
 pub use feed::{FEED_POLL_WAIT, FeedEvent, FeedPage, RevocationFeed};
 pub use introspect::Introspector;

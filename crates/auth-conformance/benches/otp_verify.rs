@@ -36,6 +36,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some([198, 51, 100, 7].into()),
         user_agent: Some("otp-bench/1.0".into()),
+        ..Default::default()
     }
 }
 

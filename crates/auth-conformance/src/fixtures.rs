@@ -1,7 +1,7 @@
 //! Rows for the backends' own store-level tests of the contract.
 
 use auth_core::time::{Duration, OffsetDateTime};
-use auth_core::{NewRefreshToken, RefreshToken, SessionId, TokenId, UserId};
+use auth_core::{NewRefreshToken, RefreshToken, SessionDevice, SessionId, TokenId, UserId};
 
 /// The generation-0 refresh token of a new session of `user`, issued at `at`
 /// (14-day token, 30-day session).
@@ -20,6 +20,11 @@ pub fn first_refresh_token(user: UserId, at: OffsetDateTime) -> NewRefreshToken 
         ip: Some("192.0.2.1".into()),
         client_id: Some("rotation-client".into()),
         scope: Some("profile read".into()),
+        device: SessionDevice {
+            device_id: Some("device-7f3a".into()),
+            device_name: Some("Ada's phone".into()),
+            dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+        },
     }
 }
 

@@ -14,6 +14,8 @@
 pub mod admin_scenarios;
 pub mod contract;
 mod database;
+pub mod device_scenarios;
+mod dpop_key;
 pub mod fixtures;
 pub mod harness;
 mod memory;
@@ -27,6 +29,7 @@ mod url;
 pub mod user_claims;
 
 pub use database::{Table, TestDatabase, TimestampCell, UserColumnType, sql_literal};
+pub use dpop_key::DpopKey;
 pub use memory::MemoryTestDb;
 pub use migrations::MigrationTestDatabase;
 pub use url::database_url;

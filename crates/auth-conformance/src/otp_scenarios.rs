@@ -76,6 +76,7 @@ fn client_at(last: u8) -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, last))),
         user_agent: Some("conformance-otp/1.0".into()),
+        ..Default::default()
     }
 }
 

@@ -96,6 +96,7 @@ pub(crate) fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))),
         user_agent: Some("conformance/1.0".into()),
+        ..Default::default()
     }
 }
 
@@ -711,6 +712,7 @@ pub async fn list_and_revoke_sessions<D: TestDatabase>(db: &D) {
     let phone = ClientInfo {
         ip: Some("2001:db8::1".parse().unwrap()),
         user_agent: Some("phone".into()),
+        ..Default::default()
     };
     let s1 = f
         .svc
@@ -1382,6 +1384,13 @@ macro_rules! conformance_tests {
             a_demoted_or_disabled_admin_is_refused_at_the_next_request,
             imported_users_log_in_with_their_legacy_hashes,
             audit_log_pages_through_a_filter,
+        );
+        $crate::conformance_tests!(@each $db; device_scenarios;
+            device_metadata_is_stored_copied_and_listed,
+            a_proof_at_login_binds_the_session,
+            a_bound_session_refuses_a_refresh_without_its_key,
+            a_rotated_bound_token_without_its_key_does_not_end_the_session,
+            an_unbound_session_stays_unbound,
         );
         $crate::conformance_tests!(@each $db; timestamps;
             every_stored_time_comes_from_the_injected_clock,

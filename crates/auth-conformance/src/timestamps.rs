@@ -27,6 +27,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 41))),
         user_agent: Some("clock-2041/1.0".into()),
+        ..Default::default()
     }
 }
 

@@ -25,6 +25,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 12))),
         user_agent: Some("conformance-claims/1.0".into()),
+        ..Default::default()
     }
 }
 

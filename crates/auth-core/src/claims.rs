@@ -18,7 +18,7 @@ use crate::users::UserId;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claim names the library sets itself; application claims may not use them.
-pub const RESERVED_CLAIMS: [&str; 12] = [
+pub const RESERVED_CLAIMS: [&str; 13] = [
     "iss",
     "aud",
     "sub",
@@ -31,7 +31,20 @@ pub const RESERVED_CLAIMS: [&str; 12] = [
     "client_id",
     "scope",
     ROLES_CLAIM,
+    CONFIRMATION_CLAIM,
 ];
+
+/// The confirmation claim (RFC 7800, `cnf`) of a DPoP-bound access token: its `jkt`
+/// member is the thumbprint of the key whose proofs must accompany the token (RFC 9449
+/// section 6).
+pub const CONFIRMATION_CLAIM: &str = "cnf";
+
+/// The `cnf` claim of a DPoP-bound access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 7638 SHA-256 thumbprint of the DPoP public key, base64url.
+    pub jkt: String,
+}
 
 /// The claim listing the user's roles (RFC 9068 section 2.2.3.1, `roles`): `["admin"]`
 /// in the access tokens of a user whose `is_admin` flag was set when the token was
@@ -60,6 +73,10 @@ pub struct AccessClaims {
     pub jti: String,
     /// Session id.
     pub sid: SessionId,
+    /// The DPoP key the token is bound to (`None`: a bearer token). A `cnf` without
+    /// `jkt` is refused, never read as unbound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// What validation checks besides the signature.
@@ -113,6 +130,7 @@ struct RawClaims<'a> {
     #[serde(borrow)]
     jti: Option<Cow<'a, str>>,
     sid: Option<SessionId>,
+    cnf: Option<Confirmation>,
 }
 
 /// An access token whose signature and claims passed validation.
@@ -175,6 +193,7 @@ impl Authenticated {
                 .ok_or(TokenRejection::InvalidClaim("jti"))?
                 .into_owned(),
             sid: raw.sid.ok_or(TokenRejection::InvalidClaim("sid"))?,
+            cnf: raw.cnf,
         };
         Ok(Self {
             claims,
@@ -301,6 +320,7 @@ pub(crate) fn verify_access_token_with_key<'k>(
         nbf,
         jti: jti.into_owned(),
         sid,
+        cnf: raw.cnf,
     };
     let verified = Authenticated {
         claims,

@@ -103,6 +103,11 @@ pub enum RefreshRejection {
     /// section 6: `invalid_scope`).
     #[error("requested scope exceeds the granted scope")]
     ScopeExceeded,
+    /// The session is bound to a DPoP key (RFC 9449 section 5) and the request carried
+    /// no proof, or a proof by another key: refused, the session left alone (a thief
+    /// without the device's key gets nothing, and cannot end the session either).
+    #[error("refresh token is bound to another DPoP key")]
+    DpopKeyMismatch,
 }
 
 /// Why a one-time code was refused. The client is told only "invalid or expired

@@ -28,7 +28,8 @@ mod verified_cache;
 
 pub use audit::{AuditEvent, AuditKind, AuditPage, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
 pub use claims::{
-    ACCESS_TOKEN_TYPE, ADMIN_ROLE, AccessClaims, Authenticated, RESERVED_CLAIMS, ROLES_CLAIM,
+    ACCESS_TOKEN_TYPE, ADMIN_ROLE, AccessClaims, Authenticated, CONFIRMATION_CLAIM, Confirmation,
+    RESERVED_CLAIMS, ROLES_CLAIM,
 };
 pub use cleanup::{CleanupBatch, CleanupPolicy, CleanupReport, CleanupRule, DeletedBatch};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -69,7 +70,8 @@ pub use service::{
     TokenServiceBuilder, TokenServiceConfig, UserLookup,
 };
 pub use session::{
-    NewRefreshToken, RefreshTokenRecord, Replay, RevokeReason, Rotation, SessionId, SessionInfo,
+    DEVICE_FIELD_MAX_CHARS, NewRefreshToken, RefreshTokenRecord, Replay, RevokeReason, Rotation,
+    SessionDevice, SessionId, SessionInfo,
 };
 pub use store::{
     AccessTokenStore, AuditLog, Cleanup, RefreshTokenStore, TokenStore, UserAdmin, UserDirectory,

@@ -73,6 +73,44 @@ pub struct NewRefreshToken {
     /// The scope granted when the session was opened, space-separated; a refresh may
     /// narrow it, never widen it.
     pub scope: Option<String>,
+    /// The device the session was opened on and the DPoP key it is bound to, copied by
+    /// every rotation.
+    pub device: SessionDevice,
+}
+
+/// Longest device id or device name a session keeps, in characters.
+pub const DEVICE_FIELD_MAX_CHARS: usize = 128;
+
+/// The device a session was opened on, as its client described it, and the DPoP key
+/// (RFC 9449) its refresh tokens are bound to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDevice {
+    /// Client-chosen device id (at most [`DEVICE_FIELD_MAX_CHARS`], no control
+    /// characters).
+    pub device_id: Option<String>,
+    /// Client-chosen device name shown in session lists (same bounds).
+    pub device_name: Option<String>,
+    /// RFC 7638 SHA-256 thumbprint of the DPoP public key the session is bound to: a
+    /// refresh needs a valid proof by that key. `None`: an unbound (bearer) session.
+    pub dpop_jkt: Option<String>,
+}
+
+impl SessionDevice {
+    /// A device id or name as stored: control characters dropped, surrounding
+    /// whitespace trimmed, cut to [`DEVICE_FIELD_MAX_CHARS`]; `None` when nothing is
+    /// left.
+    pub fn clean_field(raw: Option<&str>) -> Option<String> {
+        let cleaned: String = raw?
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .chars()
+            .take(DEVICE_FIELD_MAX_CHARS)
+            .collect();
+        let cleaned = cleaned.trim_end().to_owned();
+        (!cleaned.is_empty()).then_some(cleaned)
+    }
 }
 
 /// A stored refresh token row.
@@ -133,6 +171,12 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     /// IP at login.
     pub ip: Option<String>,
+    /// Client-chosen device id.
+    pub device_id: Option<String>,
+    /// Client-chosen device name.
+    pub device_name: Option<String>,
+    /// Whether the session's refresh tokens are bound to a DPoP key.
+    pub dpop_bound: bool,
 }
 
 impl From<&RefreshTokenRecord> for SessionInfo {
@@ -146,6 +190,9 @@ impl From<&RefreshTokenRecord> for SessionInfo {
             expires_at: t.session_expires_at,
             user_agent: t.user_agent.clone(),
             ip: t.ip.clone(),
+            device_id: t.device.device_id.clone(),
+            device_name: t.device.device_name.clone(),
+            dpop_bound: t.device.dpop_jkt.is_some(),
         }
     }
 }

@@ -42,6 +42,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some([198, 51, 100, 7].into()),
         user_agent: Some("rotation-bench/1.0".into()),
+        ..Default::default()
     }
 }
 

@@ -64,6 +64,27 @@ pub(crate) const SCOPE: Limit = Limit {
     ascii: true,
     reason: "must be at most 1024 ASCII characters",
 };
+pub(crate) const DEVICE_ID: Limit = Limit {
+    field: "device_id",
+    max: 128,
+    bytes: false,
+    ascii: false,
+    reason: "must be at most 128 characters",
+};
+pub(crate) const DEVICE_NAME: Limit = Limit {
+    field: "device_name",
+    max: 128,
+    bytes: false,
+    ascii: false,
+    reason: "must be at most 128 characters",
+};
+pub(crate) const DPOP_JKT: Limit = Limit {
+    field: "dpop_jkt",
+    max: 128,
+    bytes: false,
+    ascii: true,
+    reason: "must be at most 128 ASCII characters",
+};
 pub(crate) const REVOKE_REASON: Limit = Limit {
     field: "revoke_reason",
     max: 32,

@@ -22,7 +22,10 @@ pub(crate) fn check_refresh(token: &NewRefreshToken) -> Result<(), MySqlError> {
     limits::USER_AGENT.check_opt(token.user_agent.as_deref())?;
     limits::IP.check_opt(token.ip.as_deref())?;
     limits::CLIENT_ID.check_opt(token.client_id.as_deref())?;
-    limits::SCOPE.check_opt(token.scope.as_deref())
+    limits::SCOPE.check_opt(token.scope.as_deref())?;
+    limits::DEVICE_ID.check_opt(token.device.device_id.as_deref())?;
+    limits::DEVICE_NAME.check_opt(token.device.device_name.as_deref())?;
+    limits::DPOP_JKT.check_opt(token.device.dpop_jkt.as_deref())
 }
 
 impl MySqlTokenStore {

@@ -3,7 +3,8 @@
 use auth_core::time::OffsetDateTime;
 use auth_core::{
     AccessTokenEntry, AuditEvent, AuditKind, AuditRecord, NewRefreshToken, RefreshTokenRecord,
-    RevocationEvent, RevokedItem, SessionId, SuccessorSeed, TokenHash, TokenId, UserId, UserRecord,
+    RevocationEvent, RevokedItem, SessionDevice, SessionId, SuccessorSeed, TokenHash, TokenId,
+    UserId, UserRecord,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -42,6 +43,9 @@ pub(crate) struct RefreshRow {
     successor_seed: Option<Vec<u8>>,
     client_id: Option<String>,
     scope: Option<String>,
+    device_id: Option<String>,
+    device_name: Option<String>,
+    dpop_jkt: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshTokenRecord {
@@ -76,6 +80,11 @@ impl TryFrom<RefreshRow> for RefreshTokenRecord {
                 ip: r.ip,
                 client_id: r.client_id,
                 scope: r.scope,
+                device: SessionDevice {
+                    device_id: r.device_id,
+                    device_name: r.device_name,
+                    dpop_jkt: r.dpop_jkt,
+                },
             },
             rotated_at: r.rotated_at,
             replaced_by: r

@@ -31,6 +31,9 @@ diesel::table! {
         successor_seed -> Nullable<Binary>,
         client_id -> Nullable<Varchar>,
         scope -> Nullable<Varchar>,
+        device_id -> Nullable<Varchar>,
+        device_name -> Nullable<Varchar>,
+        dpop_jkt -> Nullable<Varchar>,
     }
 }
 

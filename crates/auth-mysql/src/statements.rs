@@ -32,7 +32,7 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         out.push_sql(
             "INSERT INTO auth_user_tokens (token_type, user_id, token_id, token_hash, session_id, generation, \
              issued_at, expires_at, session_created_at, session_expires_at, created_at, updated_at, \
-             user_agent, ip, client_id, scope) VALUES ('refresh', ",
+             user_agent, ip, client_id, scope, device_id, device_name, dpop_jkt) VALUES ('refresh', ",
         );
         out.push_bind_param::<BigInt, _>(&t.user_id.0)?;
         out.push_sql(", ");
@@ -63,6 +63,14 @@ impl QueryFragment<Mysql> for InsertRefreshToken<'_> {
         out.push_bind_param::<Nullable<Varchar>, _>(&t.client_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Varchar>, _>(&t.scope)?;
+        for device_field in [
+            &t.device.device_id,
+            &t.device.device_name,
+            &t.device.dpop_jkt,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Varchar>, _>(device_field)?;
+        }
         out.push_sql(")");
         Ok(())
     }

@@ -23,6 +23,7 @@ const ALL_VERSIONS: [i64; 10] = [
     20261201120001,
     20261202100000,
     20261202110000,
+    20261202130000,
 ];
 const ISSUER: &str = "https://legacy.example";
 const AUDIENCE: &str = "legacy-api";

@@ -125,6 +125,7 @@ fn refresh_row(user: UserId, user_agent: Option<String>, ip: Option<String>) -> 
         ip,
         client_id: None,
         scope: None,
+        device: Default::default(),
     }
 }
 
@@ -200,6 +201,15 @@ async fn over_long_values_are_refused_and_change_nothing() {
             .await,
         "ip",
     );
+    let mut long_device = refresh_row(uid, None, None);
+    long_device.device.device_name = Some("é".repeat(129));
+    assert_refused(
+        store.insert_refresh_token(&long_device).await,
+        "device_name",
+    );
+    let mut wide_jkt = refresh_row(uid, None, None);
+    wide_jkt.device.dpop_jkt = Some("ｊ".into());
+    assert_refused(store.insert_refresh_token(&wide_jkt).await, "dpop_jkt");
     assert_refused(
         store
             .insert_refresh_token(&refresh_row(uid, None, Some("１.２.３.４".into())))

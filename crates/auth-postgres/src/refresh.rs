@@ -2,8 +2,8 @@
 
 use auth_core::{
     NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Result, RevocationKind,
-    RevokeReason, Rotation, SessionId, SessionRevocation, SuccessorSeed, TokenHash, TokenId,
-    UserId, UserRevocation,
+    RevokeReason, Rotation, SessionDevice, SessionId, SessionRevocation, SuccessorSeed, TokenHash,
+    TokenId, UserId, UserRevocation,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -32,6 +32,11 @@ fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
         ip: row.try_get("ip").map_err(db)?,
         client_id: row.try_get("client_id").map_err(db)?,
         scope: row.try_get("scope").map_err(db)?,
+        device: SessionDevice {
+            device_id: row.try_get("device_id").map_err(db)?,
+            device_name: row.try_get("device_name").map_err(db)?,
+            dpop_jkt: row.try_get("dpop_jkt").map_err(db)?,
+        },
     };
     let successor_seed = row
         .try_get::<Option<Vec<u8>>, _>("successor_seed")
@@ -57,13 +62,15 @@ fn refresh_record(row: &PgRow) -> Result<RefreshTokenRecord> {
 
 const RECORD_COLUMNS_WHERE_USER_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
     issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
-    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope FROM refresh_tokens \
+    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope, device_id, \
+    device_name, dpop_jkt FROM refresh_tokens \
     WHERE user_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND session_expires_at > $2 \
     ORDER BY session_created_at DESC, session_id";
 
 const RECORD_COLUMNS_WHERE_SESSION_LIVE: &str = "SELECT id, user_id, session_id, generation, token_hash, \
     issued_at, expires_at, session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, \
-    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope FROM refresh_tokens \
+    revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope, device_id, \
+    device_name, dpop_jkt FROM refresh_tokens \
     WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL";
 
 // Revocation runs in one transaction: a first statement revokes, disables and writes
@@ -160,8 +167,9 @@ impl RefreshTokenStore for PgTokenStore {
     async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
-             expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope, \
+             device_id, device_name, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(t.id.0)
         .bind(t.user_id.0)
@@ -176,6 +184,9 @@ impl RefreshTokenStore for PgTokenStore {
         .bind(&t.ip)
         .bind(&t.client_id)
         .bind(&t.scope)
+        .bind(&t.device.device_id)
+        .bind(&t.device.device_name)
+        .bind(&t.device.dpop_jkt)
         .execute(self.pool())
         .await
         .map_err(db)?;
@@ -226,7 +237,10 @@ impl RefreshTokenStore for PgTokenStore {
             .bind(&audit.ip)
             .bind(&audit.user_agent)
             .bind(sqlx::types::Json(&audit.details))
-            .bind(audit.at);
+            .bind(audit.at)
+            .bind(&s.device.device_id)
+            .bind(&s.device.device_name)
+            .bind(&s.device.dpop_jkt);
         // A serialization failure or deadlock is an error (PgError::Conflict), never `true`.
         let inserted = query.fetch_one(self.pool()).await.map_err(db)?;
         Ok(inserted == 1)

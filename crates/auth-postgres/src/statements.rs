@@ -22,13 +22,13 @@ impl PgStatements {
     pub const FIND_REFRESH_TOKEN: &'static str = "SELECT id, user_id, session_id, generation, \
         token_hash, issued_at, expires_at, session_created_at, session_expires_at, rotated_at, \
         replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip, successor_seed, \
-        client_id, scope FROM refresh_tokens WHERE token_hash = $1";
+        client_id, scope, device_id, device_name, dpop_jkt FROM refresh_tokens WHERE token_hash = $1";
 
     /// A refresh-token row by id. `$1` id (uuid).
     pub const FIND_REFRESH_TOKEN_BY_ID: &'static str = "SELECT id, user_id, session_id, generation, \
         token_hash, issued_at, expires_at, session_created_at, session_expires_at, rotated_at, \
         replaced_by, revoked_at, revoke_reason, reuse_count, user_agent, ip, successor_seed, \
-        client_id, scope FROM refresh_tokens WHERE id = $1";
+        client_id, scope, device_id, device_name, dpop_jkt FROM refresh_tokens WHERE id = $1";
 
     /// A user by id. `$1` id (bigint). Written for adopted tables too (migration
     /// `adopt_users`): an `integer` id, a nullable `is_active` (NULL reads as inactive,
@@ -53,7 +53,8 @@ impl PgStatements {
     /// `$10` session_created_at, `$11` session_expires_at, `$12` user_agent, `$13` ip,
     /// `$14` client_id, `$15` scope, `$16` successor_seed; the audit row (written only
     /// with the successor): `$17` event_type, `$18` user_id, `$19` session_id, `$20` ip,
-    /// `$21` user_agent, `$22` details, `$23` created_at.
+    /// `$21` user_agent, `$22` details, `$23` created_at; the successor's device:
+    /// `$24` device_id, `$25` device_name, `$26` dpop_jkt.
     pub const ROTATE: &'static str = "WITH cur AS ( \
             UPDATE refresh_tokens SET rotated_at = $2, replaced_by = $3, successor_seed = $16 \
             WHERE id = $1 AND user_id = $4 AND session_id = $5 \
@@ -61,8 +62,9 @@ impl PgStatements {
             RETURNING id \
         ), ins AS ( \
             INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, issued_at, \
-                expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
-            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM cur \
+                expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope, \
+                device_id, device_name, dpop_jkt) \
+            SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $24, $25, $26 FROM cur \
             RETURNING id \
         ), aud AS ( \
             INSERT INTO audit_logs (event_type, user_id, session_id, ip, user_agent, details, created_at) \

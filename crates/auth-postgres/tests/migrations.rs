@@ -225,6 +225,7 @@ fn token(
         ip: Some("127.0.0.1".into()),
         client_id: None,
         scope: None,
+        device: Default::default(),
     }
 }
 

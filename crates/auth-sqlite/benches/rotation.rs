@@ -51,6 +51,7 @@ fn token(user: UserId, session: SessionId, generation: i32, hash: TokenHash) -> 
         ip: Some("127.0.0.1".into()),
         client_id: None,
         scope: None,
+        device: Default::default(),
     }
 }
 

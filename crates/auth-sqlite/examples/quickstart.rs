@@ -45,6 +45,7 @@ async fn main() -> Result<(), Box<dyn StdError>> {
     let client = ClientInfo {
         ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         user_agent: Some("quickstart/1.0".into()),
+        ..Default::default()
     };
     println!(
         "2. token service ready: EdDSA key `quickstart-1`, Denylist mode, PBKDF2 with 100,000 rounds"

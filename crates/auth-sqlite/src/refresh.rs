@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use auth_core::time::OffsetDateTime;
 use auth_core::{
-    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Rotation, SessionId,
-    SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
+    NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Rotation, SessionDevice,
+    SessionId, SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
 };
 use deadpool_sqlite::rusqlite::{
     self, Connection, OptionalExtension, Row, TransactionBehavior, params,
@@ -23,7 +23,8 @@ macro_rules! rt_select {
         concat!(
             "SELECT id, user_id, session_id, generation, token_hash, issued_at, expires_at, ",
             "session_created_at, session_expires_at, rotated_at, replaced_by, revoked_at, ",
-            "revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope ",
+            "revoke_reason, reuse_count, user_agent, ip, successor_seed, client_id, scope, ",
+            "device_id, device_name, dpop_jkt ",
             "FROM refresh_tokens ",
             $($rest),*
         )
@@ -46,6 +47,11 @@ fn refresh_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
             ip: row.get(15)?,
             client_id: row.get(17)?,
             scope: row.get(18)?,
+            device: SessionDevice {
+                device_id: row.get(19)?,
+                device_name: row.get(20)?,
+                dpop_jkt: row.get(21)?,
+            },
         },
         rotated_at: opt_time_at(row, 9)?,
         replaced_by: opt_uuid_at(row, 10)?.map(TokenId),
@@ -57,8 +63,9 @@ fn refresh_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshTokenRecord> {
 }
 
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (id, user_id, session_id, generation, token_hash, \
-     issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+     issued_at, expires_at, session_created_at, session_expires_at, user_agent, ip, client_id, scope, \
+     device_id, device_name, dpop_jkt) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> {
     tx.prepare_cached(INSERT_REFRESH)?.execute(params![
@@ -75,6 +82,9 @@ fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> 
         t.ip,
         t.client_id,
         t.scope,
+        t.device.device_id,
+        t.device.device_name,
+        t.device.dpop_jkt,
     ])?;
     Ok(())
 }

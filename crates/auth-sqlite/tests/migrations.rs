@@ -144,6 +144,7 @@ async fn status_reports_each_version() {
             (7, "users_phone_number"),
             (8, "one_time_codes"),
             (9, "refresh_replay_and_client"),
+            (10, "session_device"),
         ]
     );
     assert!(
@@ -164,7 +165,8 @@ async fn status_reports_each_version() {
     assert_eq!(
         states,
         [
-            Applied, Applied, Applied, Applied, Applied, Applied, Pending, Pending, Pending
+            Applied, Applied, Applied, Applied, Applied, Applied, Pending, Pending, Pending,
+            Pending
         ]
     );
 }

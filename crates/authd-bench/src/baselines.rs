@@ -19,6 +19,7 @@ pub(crate) fn bench_client() -> ClientInfo {
     ClientInfo {
         ip: Some(IpAddr::from([127, 0, 0, 1])),
         user_agent: Some("authd-bench".to_owned()),
+        ..Default::default()
     }
 }
 

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::{RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId};
+use auth_axum::DpopCheck;
+use auth_core::{
+    DpopConfig, DpopVerifier, RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId,
+};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -16,8 +19,9 @@ use time::OffsetDateTime;
 use crate::body_limit::limit_body;
 use crate::cors::{CorsPolicy, cors};
 use crate::deadline::{enforce_deadline, resolve_client};
+use crate::dpop::DpopProof;
 use crate::error::ApiError;
-use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext};
+use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext, DeviceFields};
 use crate::metrics::{Metrics, error_label, rejection_label};
 use crate::oauth::{OAUTH_ROUTES, OAuth};
 use crate::proxy::TrustedProxies;
@@ -61,6 +65,8 @@ pub struct AppState<S> {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Deadline of every request (`None`: none).
     pub request_timeout: Option<Duration>,
+    /// DPoP proof checks: the token endpoints' proofs and DPoP-bound access tokens.
+    pub dpop: Arc<DpopCheck>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -74,6 +80,7 @@ impl<S> Clone for AppState<S> {
             hash_slots: self.hash_slots.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             request_timeout: self.request_timeout,
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -105,13 +112,21 @@ impl<S: TokenStore> AuthState for AppState<S> {
         };
         self.metrics.authentication(label);
     }
+
+    fn dpop(&self) -> Option<&DpopCheck> {
+        Some(&self.dpop)
+    }
 }
 
 impl<S: TokenStore> AppState<S> {
     /// State over a service, with limiters, fresh metrics and the default
     /// [`ResilienceSettings`] (see [`with_resilience`](Self::with_resilience)).
     pub fn new(service: TokenService<S>, limits: RateLimits) -> Self {
+        let verifier = DpopVerifier::new(DpopConfig::default())
+            .expect("the default DPoP configuration is valid");
+        let dpop = Arc::new(DpopCheck::new(verifier, service.config().issuer.clone()));
         Self {
+            dpop,
             service,
             limits: Arc::new(limits),
             metrics: Arc::new(Metrics::default()),
@@ -121,6 +136,14 @@ impl<S: TokenStore> AppState<S> {
             trusted_proxies: Arc::new(TrustedProxies::default()),
             request_timeout: None,
         }
+    }
+
+    /// The same state checking DPoP proofs with `verifier` (nonces, window, algorithms);
+    /// `htu` is still the issuer plus the request path.
+    pub fn with_dpop(mut self, verifier: DpopVerifier) -> Self {
+        let origin = self.service.config().issuer.clone();
+        self.dpop = Arc::new(DpopCheck::new(verifier, origin));
+        self
     }
 
     /// The same state with registered clients and a CORS allowlist.
@@ -267,6 +290,14 @@ struct Credentials {
     password: String,
 }
 
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+    #[serde(flatten)]
+    device: DeviceFields,
+}
+
 #[derive(Serialize)]
 struct Registered {
     user_id: UserId,
@@ -328,8 +359,10 @@ async fn register<S: TokenStore>(
 async fn login<S: TokenStore>(
     State(state): State<AppState<S>>,
     ClientContext(client): ClientContext,
-    Body(body): Body<Credentials>,
+    proof: DpopProof,
+    Body(body): Body<LoginBody>,
 ) -> Result<Response, ApiError> {
+    let client = proof.bind(body.device.describe(client));
     let account = match auth_core::normalize_email(&body.email) {
         Ok(email) => email,
         Err(e) => {
@@ -368,8 +401,10 @@ struct RefreshBody {
 async fn refresh<S: TokenStore>(
     State(state): State<AppState<S>>,
     ClientContext(client): ClientContext,
+    proof: DpopProof,
     Body(body): Body<RefreshBody>,
 ) -> Result<Response, ApiError> {
+    let client = proof.bind(client);
     state
         .check_refresh_limits(client.ip, &body.refresh_token)
         .await?;
@@ -414,6 +449,9 @@ struct SessionView {
     last_used_at: OffsetDateTime,
     user_agent: Option<String>,
     ip: Option<String>,
+    device_id: Option<String>,
+    device_name: Option<String>,
+    dpop_bound: bool,
     current: bool,
 }
 
@@ -432,6 +470,9 @@ async fn list_sessions<S: TokenStore>(
                 last_used_at: s.last_used_at,
                 user_agent: s.user_agent,
                 ip: s.ip,
+                device_id: s.device_id,
+                device_name: s.device_name,
+                dpop_bound: s.dpop_bound,
                 current: s.id == current,
             })
             .collect(),

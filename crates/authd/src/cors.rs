@@ -83,7 +83,7 @@ pub(crate) async fn cors(
             );
             h.insert(
                 ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, content-type, if-none-match"),
+                HeaderValue::from_static("authorization, content-type, if-none-match, dpop"),
             );
             h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         }
@@ -93,7 +93,7 @@ pub(crate) async fn cors(
         if listed || public {
             r.headers_mut().insert(
                 ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("www-authenticate, retry-after, etag"),
+                HeaderValue::from_static("www-authenticate, retry-after, etag, dpop-nonce"),
             );
         }
         r

@@ -24,6 +24,8 @@ pub struct ApiError {
     description: Cow<'static, str>,
     challenge: Option<&'static str>,
     retry_after: Option<Duration>,
+    /// A fresh server nonce for the `DPoP-Nonce` header (RFC 9449 section 8).
+    dpop_nonce: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +47,28 @@ impl ApiError {
             description: description.into(),
             challenge: None,
             retry_after: None,
+            dpop_nonce: None,
+        }
+    }
+
+    /// 400 `invalid_dpop_proof` (or `use_dpop_nonce` with a `DPoP-Nonce` header) for
+    /// the `DPoP` header of a token request (RFC 9449 section 5).
+    pub fn dpop_refused(refusal: auth_axum::AuthError) -> Self {
+        tracing::info!(error = %ErrorChain(&refusal), "DPoP proof refused at a token endpoint");
+        match refusal {
+            auth_axum::AuthError::UseDpopNonce { nonce, .. } => Self {
+                dpop_nonce: Some(nonce),
+                ..Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "use_dpop_nonce",
+                    "the DPoP proof must carry the nonce of the DPoP-Nonce header",
+                )
+            },
+            other => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_dpop_proof",
+                format!("{}", ErrorChain(&other)),
+            ),
         }
     }
 
@@ -271,6 +295,9 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.retry_after {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            headers.insert("dpop-nonce", nonce);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response

@@ -38,7 +38,33 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientContext {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok(ClientContext(ClientInfo { ip, user_agent }))
+        Ok(ClientContext(ClientInfo {
+            ip,
+            user_agent,
+            ..Default::default()
+        }))
+    }
+}
+
+/// The optional device description a body that opens a session may carry
+/// (`device_id`, `device_name`): kept with the session and shown in its sessions
+/// list. The core cleans and bounds both (`SessionDevice::clean_field`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct DeviceFields {
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    device_name: Option<String>,
+}
+
+impl DeviceFields {
+    /// `client` with this device description.
+    pub(crate) fn describe(self, client: ClientInfo) -> ClientInfo {
+        ClientInfo {
+            device_id: self.device_id,
+            device_name: self.device_name,
+            ..client
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cli;
 mod config;
 mod cors;
 mod deadline;
+mod dpop;
 mod error;
 mod extract;
 pub mod import;

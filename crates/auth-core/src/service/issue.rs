@@ -2,7 +2,9 @@
 
 use time::OffsetDateTime;
 
-use crate::claims::{ADMIN_ROLE, RESERVED_CLAIMS, ROLES_CLAIM, sign_access_token};
+use crate::claims::{
+    ADMIN_ROLE, CONFIRMATION_CLAIM, RESERVED_CLAIMS, ROLES_CLAIM, sign_access_token,
+};
 use crate::error::Result;
 use crate::grant::GrantClaims;
 use crate::refresh::RefreshToken;
@@ -20,6 +22,7 @@ impl<S: TokenStore> TokenService<S> {
         refresh_token: RefreshToken,
         now: OffsetDateTime,
         grant: &GrantClaims,
+        dpop_jkt: Option<&str>,
     ) -> Result<TokenPair> {
         let cfg = &self.inner.config;
         let Subject {
@@ -48,6 +51,9 @@ impl<S: TokenStore> TokenService<S> {
         claims.insert("nbf".into(), iat.into());
         claims.insert("jti".into(), jti.clone().into());
         claims.insert("sid".into(), session_id.to_string().into());
+        if let Some(jkt) = dpop_jkt {
+            claims.insert(CONFIRMATION_CLAIM.into(), serde_json::json!({ "jkt": jkt }));
+        }
 
         let access_token = sign_access_token(&claims, &self.inner.keys.load())?;
 
@@ -64,7 +70,7 @@ impl<S: TokenStore> TokenService<S> {
         }
         Ok(TokenPair {
             access_token,
-            token_type: "Bearer",
+            token_type: if dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: exp - now.unix_timestamp(),
             refresh_token,
             session_id,

@@ -206,6 +206,7 @@ impl<S: TokenStore> TokenService<S> {
             ip: client.ip(),
             client_id: grant.client_id.clone(),
             scope: grant.scope.clone(),
+            device: client.device(),
         };
         self.inner.store.insert_refresh_token(&row).await?;
         let subject = Subject {
@@ -214,7 +215,8 @@ impl<S: TokenStore> TokenService<S> {
             is_admin: user.is_admin,
             claims: self.app_claims(user),
         };
-        self.issue_pair(subject, session_id, refresh, now, grant)
+        let dpop_jkt = row.device.dpop_jkt.as_deref();
+        self.issue_pair(subject, session_id, refresh, now, grant, dpop_jkt)
             .await
     }
 

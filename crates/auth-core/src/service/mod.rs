@@ -33,7 +33,7 @@ use crate::error::Result;
 use crate::keys::{KeySlot, Keyring};
 use crate::refresh::RefreshToken;
 use crate::revocation::RevocationCache;
-use crate::session::SessionId;
+use crate::session::{SessionDevice, SessionId};
 use crate::store::TokenStore;
 use crate::users::{UserId, UserRecord};
 use crate::verified_cache::{VerifiedCache, VerifiedCacheStats};
@@ -45,9 +45,26 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// User agent (truncated to 512 characters).
     pub user_agent: Option<String>,
+    /// Client-chosen device id, kept with a session opened by this request (see
+    /// [`SessionDevice::clean_field`]).
+    pub device_id: Option<String>,
+    /// Client-chosen device name, kept with a session opened by this request.
+    pub device_name: Option<String>,
+    /// The RFC 7638 thumbprint of the key of a DPoP proof this request carried, already
+    /// verified by the caller for this request's method and URL. A session opened with
+    /// it is bound to that key; a bound session is refreshed only with it; the access
+    /// tokens issued carry it as `cnf.jkt`.
+    pub dpop_jkt: Option<String>,
 }
 
 impl ClientInfo {
+    fn device(&self) -> SessionDevice {
+        SessionDevice {
+            device_id: SessionDevice::clean_field(self.device_id.as_deref()),
+            device_name: SessionDevice::clean_field(self.device_name.as_deref()),
+            dpop_jkt: self.dpop_jkt.clone(),
+        }
+    }
     fn user_agent(&self) -> Option<String> {
         self.user_agent
             .as_ref()
@@ -63,7 +80,7 @@ impl ClientInfo {
 pub struct TokenPair {
     /// The signed access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `DPoP` when the access token is bound to a DPoP key (`cnf.jkt`), else `Bearer`.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,

@@ -65,8 +65,11 @@ impl<S: TokenStore> TokenService<S> {
     /// - **from another client** (the session was opened for another OAuth client, or
     ///   for none): [`RefreshRejection::ClientMismatch`], a REFRESH_REFUSED row, the
     ///   session left alone (the holder may be a misconfigured client, not a thief).
-    ///   Once sender-constrained tokens exist (DPoP, issue 14), a proof by another key
-    ///   is refused the same way.
+    /// - **without its DPoP key** (the session is bound to a key and the request's
+    ///   [`ClientInfo::dpop_jkt`] is missing or another key's):
+    ///   [`RefreshRejection::DpopKeyMismatch`], a REFRESH_REFUSED row, the session left
+    ///   alone. This is checked before rotation and reuse detection, so a stolen token
+    ///   without the key can neither refresh nor end the session.
     /// - **a scope beyond the granted one**: [`RefreshRejection::ScopeExceeded`],
     ///   nothing written; an omitted scope means the granted one.
     ///
@@ -130,6 +133,11 @@ impl<S: TokenStore> TokenService<S> {
             if rec.token.client_id != grant.client_id {
                 return self.refuse_client(&rec, client, grant, now).await;
             }
+            if let Some(bound) = &rec.token.device.dpop_jkt
+                && client.dpop_jkt.as_ref() != Some(bound)
+            {
+                return self.refuse_dpop_key(&rec, client, now).await;
+            }
             let scope = granted_scope(rec.token.scope.as_deref(), grant.scope.as_deref())?;
             let grant = GrantClaims {
                 client_id: grant.client_id.clone(),
@@ -178,6 +186,7 @@ impl<S: TokenStore> TokenService<S> {
             ip: t.ip.clone(),
             client_id: t.client_id.clone(),
             scope: t.scope.clone(),
+            device: t.device.clone(),
         };
         let audit = self.audit_event(
             AuditKind::TokenRefreshed,
@@ -199,7 +208,14 @@ impl<S: TokenStore> TokenService<S> {
         }
         self.inner.refresh_counters.rotated();
         let pair = self
-            .issue_pair(subject, t.session_id, successor_token, now, grant)
+            .issue_pair(
+                subject,
+                t.session_id,
+                successor_token,
+                now,
+                grant,
+                client.dpop_jkt.as_deref(),
+            )
             .await?;
         Ok(Attempt::Issued(pair))
     }
@@ -246,7 +262,14 @@ impl<S: TokenStore> TokenService<S> {
         self.inner.refresh_counters.cause(cause);
         tracing::info!(user = %t.user_id, session = %t.session_id, cause = cause.as_str(), delay_ms, "refresh token replayed: same successor returned");
         let pair = self
-            .issue_pair(subject, t.session_id, successor_token, now, grant)
+            .issue_pair(
+                subject,
+                t.session_id,
+                successor_token,
+                now,
+                grant,
+                client.dpop_jkt.as_deref(),
+            )
             .await?;
         Ok(Attempt::Issued(pair))
     }
@@ -392,6 +415,33 @@ impl<S: TokenStore> TokenService<S> {
         )
         .await?;
         Err(RefreshRejection::ClientMismatch.into())
+    }
+
+    /// A bound session refreshed without a proof by its key: refused and audited, the
+    /// session kept.
+    async fn refuse_dpop_key(
+        &self,
+        rec: &RefreshTokenRecord,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair> {
+        let t = &rec.token;
+        let reason = if client.dpop_jkt.is_some() {
+            "dpop_key_mismatch"
+        } else {
+            "dpop_proof_missing"
+        };
+        tracing::warn!(user = %t.user_id, session = %t.session_id, reason, "DPoP-bound refresh token presented without its key's proof; refused, session kept");
+        self.audit(
+            AuditKind::RefreshRefused,
+            Some(t.user_id),
+            Some(t.session_id),
+            client,
+            json!({ "reason": reason }),
+            now,
+        )
+        .await?;
+        Err(RefreshRejection::DpopKeyMismatch.into())
     }
 
     async fn reuse_detected(

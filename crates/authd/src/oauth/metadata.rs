@@ -57,8 +57,20 @@ fn document<S: TokenStore>(state: &AppState<S>) -> Value {
         "access_token_signing_alg_values_supported": algorithms,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algorithms,
-        "claims_supported": ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "client_id", "scope"],
+        "claims_supported": ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "sid", "client_id", "scope", "cnf"],
+        // RFC 9449 section 5.1.
+        "dpop_signing_alg_values_supported": dpop_algorithms(&state.dpop),
     })
+}
+
+/// The proof algorithms the DPoP verifier accepts, by their JOSE names.
+fn dpop_algorithms(dpop: &auth_axum::DpopCheck) -> Vec<String> {
+    dpop.verifier()
+        .config()
+        .allowed_algorithms
+        .iter()
+        .map(|alg| format!("{alg:?}"))
+        .collect()
 }
 
 fn answer(body: Value) -> Response {

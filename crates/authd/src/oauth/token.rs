@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::clients::{Client, GrantType};
 use super::form::OAuthForm;
 use crate::app::AppState;
+use crate::dpop::DpopProof;
 use crate::error::ApiError;
 use crate::extract::ClientContext;
 use crate::metrics::error_label;
@@ -75,8 +76,10 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Option<Stri
 pub(crate) async fn token<S: TokenStore>(
     State(state): State<AppState<S>>,
     ClientContext(client_info): ClientContext,
+    proof: DpopProof,
     form: OAuthForm,
 ) -> Result<Response, ApiError> {
+    let client_info = proof.bind(client_info);
     let client = state
         .oauth
         .clients

@@ -18,8 +18,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::app::{AppState, token_response};
+use crate::dpop::DpopProof;
 use crate::error::ApiError;
-use crate::extract::{Body, ClientContext};
+use crate::extract::{Body, ClientContext, DeviceFields};
 
 /// The routes, as matched (metrics labels).
 pub(crate) const OTP_ROUTES: [&str; 2] = ["/v1/auth/otp/request", "/v1/auth/otp/verify"];
@@ -40,6 +41,8 @@ struct CodeRequest {
 struct CodeVerification {
     phone: String,
     code: String,
+    #[serde(flatten)]
+    device: DeviceFields,
 }
 
 /// The answer to a refused code request or verification, counted in the metrics.
@@ -117,9 +120,11 @@ async fn request_code<S: TokenStore>(
 async fn verify_code<S: TokenStore>(
     State(state): State<AppState<S>>,
     ClientContext(client): ClientContext,
+    proof: DpopProof,
     Body(body): Body<CodeVerification>,
 ) -> Result<Response, ApiError> {
     enabled(&state)?;
+    let client = proof.bind(body.device.describe(client));
     match state
         .service
         .verify_code(&body.phone, &body.code, &client)

@@ -193,11 +193,28 @@ impl<D: TestDatabase> TestServer<D> {
     }
 
     pub async fn login_as(&self, email: &str, password: &str, user_agent: &str) -> Tokens {
+        self.login_on_device(email, password, user_agent, json!({}))
+            .await
+    }
+
+    /// A login from `user_agent` whose body also carries `device` (`device_id`,
+    /// `device_name`).
+    pub async fn login_on_device(
+        &self,
+        email: &str,
+        password: &str,
+        user_agent: &str,
+        device: Value,
+    ) -> Tokens {
+        let mut body = json!({"email": email, "password": password});
+        if let (Some(body), Some(device)) = (body.as_object_mut(), device.as_object()) {
+            body.extend(device.clone());
+        }
         let r = self
             .http
             .post(self.url("/v1/auth/login"))
             .header(reqwest::header::USER_AGENT, user_agent)
-            .json(&json!({"email": email, "password": password}))
+            .json(&body)
             .send()
             .await
             .expect("request");

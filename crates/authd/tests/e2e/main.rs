@@ -2,6 +2,7 @@
 //! HTTP (reqwest). The scenarios are written once and run on every backend built in.
 
 mod admin;
+mod dpop;
 mod harness;
 mod oauth;
 mod oauth_phone;
@@ -10,6 +11,7 @@ mod scenarios;
 mod user_claims;
 
 use admin::internal_endpoints_for_admins_only;
+use dpop::dpop_binds_sessions_and_tokens;
 use oauth::{
     introspection_and_revocation_feed, metadata_cors_415_and_405,
     oauth_token_endpoint_grants_and_errors,
@@ -60,6 +62,7 @@ macro_rules! all_scenarios {
             introspection_and_revocation_feed,
             metadata_cors_415_and_405,
             internal_endpoints_for_admins_only,
+            dpop_binds_sessions_and_tokens,
         );
         otp_e2e_tests!($db;
             otp::phone_sign_in_over_http,

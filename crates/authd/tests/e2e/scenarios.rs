@@ -274,7 +274,14 @@ pub async fn sessions_list_and_revoke<D: TestDatabase>() {
     s.register("gina@example.com", PW).await;
     s.register("hank@example.com", PW).await;
     let laptop = s.login_as("gina@example.com", PW, "laptop/1.0").await;
-    let phone = s.login_as("gina@example.com", PW, "phone/2.0").await;
+    let phone = s
+        .login_on_device(
+            "gina@example.com",
+            PW,
+            "phone/2.0",
+            json!({"device_id": "ph-0042", "device_name": "Gina's phone\u{7}"}),
+        )
+        .await;
     let hank = s.login("hank@example.com", PW).await;
 
     let r = s.get_bearer("/v1/auth/sessions", &laptop.access).await;
@@ -297,11 +304,27 @@ pub async fn sessions_list_and_revoke<D: TestDatabase>() {
                 "last_used_at",
                 "user_agent",
                 "ip",
+                "device_id",
+                "device_name",
+                "dpop_bound",
                 "current"
             ])
         );
         assert_eq!(item["ip"], "127.0.0.1");
         let is_laptop = item["id"] == laptop.session.as_str();
+        assert_eq!(item["dpop_bound"], false);
+        if is_laptop {
+            assert_eq!(
+                (&item["device_id"], &item["device_name"]),
+                (&json!(null), &json!(null))
+            );
+        } else {
+            assert_eq!(item["device_id"], "ph-0042");
+            assert_eq!(
+                item["device_name"], "Gina's phone",
+                "control characters dropped"
+            );
+        }
         assert_eq!(item["current"], is_laptop);
         assert_eq!(
             item["user_agent"],
