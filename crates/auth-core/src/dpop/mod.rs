@@ -7,6 +7,14 @@ mod key;
 mod nonce;
 mod proof;
 mod replay;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_claims;
+#[cfg(test)]
+mod tests_replay;
 mod thumbprint;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
