@@ -6,6 +6,7 @@ mod claims;
 mod cleanup;
 mod clock;
 mod commands;
+mod dpop;
 mod error;
 mod grant;
 mod import;
@@ -36,6 +37,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use commands::{
     AccessTokenRevocation, ActivationChange, AdminChange, LoginRecord, PasswordChange,
     SessionRevocation, UserRevocation,
+};
+pub use dpop::{
+    DPOP_PROOF_TYPE, DpopConfig, DpopConfigError, DpopError, DpopRequest, DpopVerifier,
+    MAX_PROOF_BYTES, MIN_NONCE_SECRET_BYTES, NonceConfig, VerifiedProof, access_token_hash,
+    jwk_thumbprint,
 };
 pub use error::{CodeRejection, Error, RefreshRejection, Result, TokenRejection};
 pub use grant::GrantClaims;
