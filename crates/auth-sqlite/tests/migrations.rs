@@ -15,7 +15,7 @@ const TABLES: [&str; 6] = [
 ];
 
 /// The table each migration creates or changes, by version (index `version - 1`).
-const MIGRATION_TABLES: [&str; 9] = [
+const MIGRATION_TABLES: [&str; 10] = [
     "users",
     "refresh_tokens",
     "revoked_tokens",
@@ -24,6 +24,7 @@ const MIGRATION_TABLES: [&str; 9] = [
     "refresh_tokens",
     "users",
     "one_time_codes",
+    "refresh_tokens",
     "refresh_tokens",
 ];
 
@@ -165,7 +166,7 @@ async fn status_reports_each_version() {
     assert_eq!(
         states,
         [
-            Applied, Applied, Applied, Applied, Applied, Applied, Pending, Pending, Pending,
+            Applied, Applied, Applied, Applied, Applied, Applied, Applied, Pending, Pending,
             Pending
         ]
     );
@@ -251,13 +252,16 @@ async fn down_to_a_version_keeps_it() {
     store.migrate_up().await.unwrap();
     assert_eq!(
         store.migrate_down_to(3).await.unwrap(),
-        vec![9, 8, 7, 6, 5, 4]
+        vec![10, 9, 8, 7, 6, 5, 4]
     );
     assert_eq!(
         tables(&store).await,
         ["refresh_tokens", "revoked_tokens", "users"]
     );
-    assert_eq!(store.migrate_up().await.unwrap(), vec![4, 5, 6, 7, 8, 9]);
+    assert_eq!(
+        store.migrate_up().await.unwrap(),
+        vec![4, 5, 6, 7, 8, 9, 10]
+    );
 }
 
 #[tokio::test]
