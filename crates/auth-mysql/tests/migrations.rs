@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 
 const SEED_VERSION: i64 = 20240227010724;
-const ALL_VERSIONS: [i64; 10] = [
+const ALL_VERSIONS: [i64; 11] = [
     20240227010724,
     20260301000000,
     20260301000001,
