@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use auth_axum::DpopCheck;
 use auth_core::{
-    DpopConfig, DpopVerifier, RefreshToken, SessionId, TokenPair, TokenService, TokenStore, UserId,
+    ClientInfo, DpopConfig, DpopVerifier, RefreshToken, SessionId, TokenPair, TokenService,
+    TokenStore, UserId,
 };
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -229,6 +230,7 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .merge(crate::oauth::routes::<S, _, _>(revoke::<S>))
         .merge(crate::otp::routes::<S>())
         .merge(crate::admin::routes::<S>())
+        .merge(crate::browser::routes::<S>())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
@@ -266,6 +268,7 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
                 .chain(OAUTH_ROUTES.iter())
                 .chain(&crate::otp::OTP_ROUTES)
                 .chain(&crate::admin::ADMIN_ROUTES)
+                .chain(&crate::browser::BROWSER_ROUTES)
                 .copied()
                 .find(|r| *r == m.as_str())
         })
@@ -363,32 +366,48 @@ async fn login<S: TokenStore>(
     Body(body): Body<LoginBody>,
 ) -> Result<Response, ApiError> {
     let client = proof.bind(body.device.describe(client));
-    let account = match auth_core::normalize_email(&body.email) {
-        Ok(email) => email,
-        Err(e) => {
-            state.metrics.login("invalid_request");
-            return Err(e.into());
-        }
-    };
-    if let Err(refused) = state.limits.check_login(client.ip, &account) {
-        state.metrics.login("rate_limited");
-        return Err(state.limited(refused));
-    }
-    let logged_in = state
-        .hash_slots
-        .run(state.service.login(&account, &body.password, &client));
-    match logged_in.await {
-        Ok(pair) => {
-            state.metrics.login("success");
-            tracing::info!(user = %pair.user_id, session = %pair.session_id, "login");
-            Ok(token_response(&pair))
-        }
-        Err(e) => {
-            state.metrics.login(error_label(&e));
-            if matches!(e, auth_core::Error::InvalidCredentials) {
-                tracing::info!(ip = ?client.ip, "login failed");
+    let pair = state
+        .password_login(&body.email, &body.password, &client)
+        .await?;
+    Ok(token_response(&pair))
+}
+
+impl<S: TokenStore> AppState<S> {
+    /// A password login as `POST /v1/auth/login` does it: the email normalized, the
+    /// login rate limits, a password-hashing slot, metrics and logs.
+    pub(crate) async fn password_login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, ApiError> {
+        let account = match auth_core::normalize_email(email) {
+            Ok(email) => email,
+            Err(e) => {
+                self.metrics.login("invalid_request");
+                return Err(e.into());
             }
-            Err(e.into())
+        };
+        if let Err(refused) = self.limits.check_login(client.ip, &account) {
+            self.metrics.login("rate_limited");
+            return Err(self.limited(refused));
+        }
+        let logged_in = self
+            .hash_slots
+            .run(self.service.login(&account, password, client));
+        match logged_in.await {
+            Ok(pair) => {
+                self.metrics.login("success");
+                tracing::info!(user = %pair.user_id, session = %pair.session_id, "login");
+                Ok(pair)
+            }
+            Err(e) => {
+                self.metrics.login(error_label(&e));
+                if matches!(e, auth_core::Error::InvalidCredentials) {
+                    tracing::info!(ip = ?client.ip, "login failed");
+                }
+                Err(e.into())
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ mod admin;
 mod app;
 mod backend;
 mod body_limit;
+mod browser;
 pub mod cli;
 mod config;
 mod cors;

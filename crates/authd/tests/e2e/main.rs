@@ -2,6 +2,7 @@
 //! HTTP (reqwest). The scenarios are written once and run on every backend built in.
 
 mod admin;
+mod browser;
 mod dpop;
 mod harness;
 mod oauth;
@@ -11,6 +12,9 @@ mod scenarios;
 mod user_claims;
 
 use admin::internal_endpoints_for_admins_only;
+use browser::{
+    account_page_is_locked_down, browser_cookie_sessions_and_csrf, browser_logout_clears_cookies,
+};
 use dpop::dpop_binds_sessions_and_tokens;
 use oauth::{
     introspection_and_revocation_feed, metadata_cors_415_and_405,
@@ -63,6 +67,9 @@ macro_rules! all_scenarios {
             metadata_cors_415_and_405,
             internal_endpoints_for_admins_only,
             dpop_binds_sessions_and_tokens,
+            browser_cookie_sessions_and_csrf,
+            browser_logout_clears_cookies,
+            account_page_is_locked_down,
         );
         otp_e2e_tests!($db;
             otp::phone_sign_in_over_http,
