@@ -156,6 +156,8 @@ fn authenticate_benches(c: &mut Criterion, rt: &Runtime, s: &Setup) {
 
 fn benches(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
+    // The store's pool is dropped at the end, which needs the runtime.
+    let _runtime = rt.enter();
     let s = setup(&rt);
     refresh_benches(c, &rt, &s);
     authenticate_benches(c, &rt, &s);
