@@ -110,3 +110,29 @@ write("password_hash", "pbkdf2_wrong", "hunter23\0" + pbkdf2("hunter22", b"salts
 write("password_hash", "argon2id", "pw\0$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
 write("password_hash", "garbage", "pw\0$md5$abc")
 write("password_hash", "django", "pw\0pbkdf2_sha256$1000$salt$aGFzaA==")
+
+# dpop_proof: \x01 + header JSON \n claims JSON (the target puts the fuzz P-256 JWK in
+# the header and signs), or \x00 + a proof as received. A second byte that is odd
+# (the tab of `{\t`) makes the target present an access token, so `ath` is checked.
+DPOP_URL = "https://authd.fuzz/v1/auth/refresh"
+ATH = b64(hashlib.sha256(b"fuzz-access-token").digest())
+def compact(value):
+    return json.dumps(value, separators=(",", ":"))
+def dpop_claims(jti, **extra):
+    return compact({"jti": jti, "htm": "POST", "htu": DPOP_URL, "iat": NOW, **extra})
+write("dpop_proof", "signed_valid",
+      b"\x01" + b'{"typ":"dpop+jwt","alg":"ES256"}\n' + dpop_claims("seed-1").encode())
+write("dpop_proof", "signed_ath",
+      b"\x01" + b'{\t"typ":"dpop+jwt","alg":"ES256"}\n'
+      + compact({"jti": "seed-2", "htm": "POST", "htu": DPOP_URL + "?q=1", "iat": NOW - 30,
+                 "ath": ATH}).encode())
+write("dpop_proof", "signed_wrong_ath",
+      b"\x01" + b'{\t"typ":"dpop+jwt","alg":"ES256","crit":["x"]}\n'
+      + dpop_claims("seed-3", nonce="x", ath="wrong").encode())
+write("dpop_proof", "signed_hs256",
+      b"\x01" + b'{"typ":"dpop+jwt","alg":"HS256"}\n' + dpop_claims("seed-1").encode())
+write("dpop_proof", "raw_private_jwk", b"\x00" + (
+    b64(compact({"typ": "dpop+jwt", "alg": "ES256",
+                 "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}}).encode())
+    + "." + b64(dpop_claims("seed-1").encode()) + ".AAAA").encode())
+write("dpop_proof", "raw_garbage", b"\x00a.b.c")

@@ -54,3 +54,42 @@ pub fn sign_hs256(header: &[u8], payload: &[u8]) -> String {
         .expect("HS256 signs");
     format!("{message}.{signature}")
 }
+
+/// The request the DPoP target's proofs are checked for (`POST` on this URL).
+pub const DPOP_URL: &str = "https://authd.fuzz/v1/auth/refresh";
+
+/// A test-only P-256 key (never used outside the fuzz targets): the DPoP target signs
+/// fuzzed header and claims with it, so the checks behind the signature are reached.
+pub const DPOP_KEY_PEM: &str = include_str!("../dpop-key.pem");
+
+/// The public JWK of [`DPOP_KEY_PEM`].
+pub fn dpop_public_jwk() -> serde_json::Value {
+    serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": "_qZSI0NMKYQe2ueRfLoowbETLD1nrBGqYPcdQJV495Q",
+        "y": "OuAis_XcfYZpOdk_vaExBEy83-2EpRUAZ75QXHEtfeA",
+    })
+}
+
+/// A DPoP proof from fuzzed header and claims JSON: the header's `jwk` is replaced by
+/// [`dpop_public_jwk`] and the result signed ES256 with [`DPOP_KEY_PEM`]. `None` when
+/// the header is not a JSON object.
+pub fn sign_dpop(header: &[u8], claims: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(header).ok()?;
+    header.insert("jwk".into(), dpop_public_jwk());
+    let header = serde_json::to_vec(&header).ok()?;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(DPOP_KEY_PEM.as_bytes()).expect("fuzz key");
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::ES256)
+            .expect("ES256 signs");
+    Some(format!("{message}.{signature}"))
+}
