@@ -13,6 +13,7 @@ mod body_limit;
 mod browser;
 pub mod cli;
 mod config;
+mod connections;
 mod cors;
 mod deadline;
 mod dpop;

@@ -2,7 +2,6 @@
 //! background tasks, and graceful shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -92,18 +91,12 @@ pub async fn serve<S: TokenStore>(
 
     let app = router(state, settings.body_limit);
     tracing::info!(%addr, mode = ?settings.revocation_mode, "listening");
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP");
+    crate::connections::serve_http1(listener, app, shutdown).await;
     for task in tasks {
         task.abort();
     }
     tracing::info!("stopped");
-    result
+    Ok(())
 }
 
 async fn cleanup_loop<S: TokenStore>(
