@@ -48,8 +48,27 @@ pub const ROUTES: [&str; 12] = [
     "/metrics",
 ];
 
-/// What every handler shares: the token service, rate limiters and metrics.
-pub struct AppState<S> {
+/// What every handler shares: the token service, rate limiters and metrics (its
+/// fields are [`SharedState`]'s). One reference count to clone: axum clones the state
+/// for every request, some handlers more than once.
+pub struct AppState<S>(Arc<SharedState<S>>);
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<S> std::ops::Deref for AppState<S> {
+    type Target = SharedState<S>;
+
+    fn deref(&self) -> &SharedState<S> {
+        &self.0
+    }
+}
+
+/// The parts of an [`AppState`], read through it (`state.service`).
+pub struct SharedState<S> {
     /// The token service.
     pub service: TokenService<S>,
     /// The rate limiters.
@@ -70,7 +89,7 @@ pub struct AppState<S> {
     pub dpop: Arc<DpopCheck>,
 }
 
-impl<S> Clone for AppState<S> {
+impl<S> Clone for SharedState<S> {
     fn clone(&self) -> Self {
         Self {
             service: self.service.clone(),
@@ -88,7 +107,13 @@ impl<S> Clone for AppState<S> {
 
 impl<S: std::fmt::Debug> std::fmt::Debug for AppState<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
+        f.debug_tuple("AppState").field(&self.0).finish()
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SharedState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedState")
             .field("service", &self.service)
             .finish_non_exhaustive()
     }
@@ -126,7 +151,7 @@ impl<S: TokenStore> AppState<S> {
         let verifier = DpopVerifier::new(DpopConfig::default())
             .expect("the default DPoP configuration is valid");
         let dpop = Arc::new(DpopCheck::new(verifier, service.config().issuer.clone()));
-        Self {
+        Self(Arc::new(SharedState {
             dpop,
             service,
             limits: Arc::new(limits),
@@ -136,21 +161,27 @@ impl<S: TokenStore> AppState<S> {
             hash_slots: HashSlots::new(default_hash_slots(), Duration::from_secs(1)),
             trusted_proxies: Arc::new(TrustedProxies::default()),
             request_timeout: None,
-        }
+        }))
     }
 
     /// The same state checking DPoP proofs with `verifier` (nonces, window, algorithms);
     /// `htu` is still the issuer plus the request path.
     pub fn with_dpop(mut self, verifier: DpopVerifier) -> Self {
         let origin = self.service.config().issuer.clone();
-        self.dpop = Arc::new(DpopCheck::new(verifier, origin));
+        self.parts_mut().dpop = Arc::new(DpopCheck::new(verifier, origin));
         self
+    }
+
+    /// The parts to change while the state is being built (copied first if it is shared).
+    fn parts_mut(&mut self) -> &mut SharedState<S> {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The same state with registered clients and a CORS allowlist.
     pub fn with_oauth(mut self, oauth: OAuth, cors: CorsPolicy) -> Self {
-        self.oauth = Arc::new(oauth);
-        self.cors = Arc::new(cors);
+        let parts = self.parts_mut();
+        parts.oauth = Arc::new(oauth);
+        parts.cors = Arc::new(cors);
         self
     }
 
@@ -189,9 +220,10 @@ impl<S: TokenStore> AppState<S> {
 
     /// The hashing bound, trusted proxies and request deadline of `settings`.
     pub fn with_resilience(mut self, settings: &ResilienceSettings) -> Self {
-        self.hash_slots = HashSlots::new(settings.hash_slots, settings.hash_wait);
-        self.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
-        self.request_timeout = settings.request_timeout;
+        let parts = self.parts_mut();
+        parts.hash_slots = HashSlots::new(settings.hash_slots, settings.hash_wait);
+        parts.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
+        parts.request_timeout = settings.request_timeout;
         self
     }
 
@@ -255,7 +287,8 @@ fn static_method(m: &Method) -> &'static str {
     }
 }
 
-/// Records latency and status per route, and logs each request (never a header or body).
+/// Records latency and status per route, and logs each request: at `info` when it was
+/// refused or failed (status >= 400), at `debug` otherwise (never a header or body).
 async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = static_method(req.method());
@@ -277,13 +310,15 @@ async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     metrics.request(method, route, status, elapsed.as_secs_f64());
-    tracing::info!(
-        method,
-        route,
-        status,
-        latency_us = elapsed.as_micros() as u64,
-        "request"
-    );
+    let latency_us = elapsed.as_micros() as u64;
+    // Every request is counted in the metrics; a refused or failed one is also logged at
+    // `info`, a successful one at `debug` (formatting and writing a line per request
+    // would be a sizeable share of a cheap request's cost).
+    if status >= 400 {
+        tracing::info!(method, route, status, latency_us, "request");
+    } else {
+        tracing::debug!(method, route, status, latency_us, "request");
+    }
     response
 }
 

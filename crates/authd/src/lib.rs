@@ -32,7 +32,7 @@ mod server;
 mod shedding;
 
 pub use admin::ADMIN_ROUTES;
-pub use app::{AppState, ROUTES, router};
+pub use app::{AppState, ROUTES, SharedState, router};
 pub use backend::{Backend, DatabaseKind, PushGuard, redact};
 pub use config::{
     DEFAULT_DATABASE_URL, DEV_KEY_FILE, LogFormat, RateLimitSettings, Settings, SettingsArgs, Span,
