@@ -18,6 +18,10 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use crate::databases::Db;
+
+/// authd's allocator (its `main.rs`), so the authd child measured is the binary shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use crate::scenarios::{Ratios, run_database};
 
 /// Load driver for authd.
