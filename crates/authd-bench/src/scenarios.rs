@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use auth_core::{SigningAlgorithm, TokenService, UserId};
+use auth_core::{TokenService, UserId};
 use authd::Backend;
 
 use crate::baselines;
@@ -175,13 +175,15 @@ async fn run_on<B: Backend + 'static>(
         floor.pid()
     );
     let (user, access) = bench_user(&authd).await?;
-    // The in-process side: the same settings as authd over the same database.
+    // The in-process side: the same settings as authd over the same database, signing
+    // with the same keys (the development key file authd wrote in its directory).
     let settings = authd::Settings {
         database_url: fresh.url.clone(),
+        key_file: Some(fresh.dir.path().join(authd::DEV_KEY_FILE)),
         ..authd::Settings::default()
     };
     let store = B::connect(&fresh.url, authd::DatabaseTimeouts::default(), None).await?;
-    let keys = auth_core::Keyring::generate("bench", SigningAlgorithm::EdDSA)?;
+    let keys = authd::load_keyring(&settings)?;
     let svc: TokenService<B> = authd::build_service(store, keys, &settings)?;
 
     if args.runs("me") {
