@@ -88,7 +88,7 @@ fn access_from_row(row: &Row<'_>) -> rusqlite::Result<AccessTokenEntry> {
 impl AccessTokenStore for SqliteTokenStore {
     async fn register_access_token(&self, entry: &AccessTokenEntry) -> auth_core::Result<()> {
         let e = entry.clone();
-        write(self.writers(), move |tx| {
+        write(self.connections(), move |tx| {
             tx.prepare_cached(
                 "INSERT INTO auth_user_tokens (jti, user_id, session_id, issued_at, expires_at, disabled) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -102,7 +102,7 @@ impl AccessTokenStore for SqliteTokenStore {
 
     async fn find_access_token(&self, jti: &str) -> auth_core::Result<Option<AccessTokenEntry>> {
         let jti = jti.to_owned();
-        let found = run(self.writers(), move |conn| {
+        let found = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(
                     "SELECT jti, user_id, session_id, issued_at, expires_at, disabled FROM auth_user_tokens WHERE jti = ?1",
@@ -120,7 +120,7 @@ impl AccessTokenStore for SqliteTokenStore {
     ) -> auth_core::Result<bool> {
         let (jti, user) = (revocation.jti.clone(), revocation.user);
         let (at, exp) = (micros(revocation.at), micros(revocation.expires_at));
-        let inserted = write(self.writers(), move |tx| {
+        let inserted = write(self.connections(), move |tx| {
             let n = tx
                 .prepare_cached(
                     "INSERT INTO revoked_tokens (kind, user_id, jti, session_id, revoked_at, expires_at) \
@@ -141,7 +141,7 @@ impl AccessTokenStore for SqliteTokenStore {
         limit: u32,
     ) -> auth_core::Result<Vec<RevocationEvent>> {
         let cursor = *cursor;
-        let events = run(self.writers(), move |conn| {
+        let events = run(self.connections(), move |conn| {
             let limit = i64::from(limit);
             let rows = match cursor.recheck_since {
                 None => conn

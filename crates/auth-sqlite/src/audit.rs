@@ -53,13 +53,13 @@ pub(crate) fn insert_audit(tx: &Connection, e: &AuditEvent) -> rusqlite::Result<
 impl AuditLog for SqliteTokenStore {
     async fn append_audit(&self, event: &AuditEvent) -> auth_core::Result<()> {
         let e = event.clone();
-        write(self.writers(), move |tx| Ok(insert_audit(tx, &e)?)).await?;
+        write(self.connections(), move |tx| Ok(insert_audit(tx, &e)?)).await?;
         Ok(())
     }
 
     async fn audit_page(&self, query: &AuditQuery) -> auth_core::Result<Vec<AuditRecord>> {
         let q = query.clone();
-        let records = run(self.writers(), move |conn| {
+        let records = run(self.connections(), move |conn| {
             let rows = conn
                 .prepare_cached(audit_select!(
                     "WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR event_type = ?2) \

@@ -42,7 +42,7 @@ impl Cleanup for SqliteTokenStore {
             return Ok(DeletedBatch::default());
         };
         let (cutoff, limit) = (micros(batch.cutoff), i64::from(batch.limit.max(1)));
-        let deleted = write(self.writers(), move |tx| {
+        let deleted = write(self.connections(), move |tx| {
             Ok(tx.prepare_cached(sql)?.execute(params![cutoff, limit])?)
         })
         .await?;

@@ -17,7 +17,7 @@ impl UserAdmin for SqliteTokenStore {
     ) -> auth_core::Result<Option<UserRecord>> {
         let phone = phone.as_str().to_owned();
         let reads = self.user_reads().clone();
-        let user = run(self.writers(), move |conn| {
+        let user = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(&reads.by_phone)?
                 .query_row([phone], user_from_row)
@@ -30,7 +30,7 @@ impl UserAdmin for SqliteTokenStore {
     async fn set_user_admin(&self, change: &AdminChange) -> auth_core::Result<bool> {
         let (id, admin) = (change.user, change.admin);
         let (at, exp) = (micros(change.at), micros(change.event_expires_at));
-        let found = write(self.writers(), move |tx| {
+        let found = write(self.connections(), move |tx| {
             let n = tx
                 .prepare_cached("UPDATE users SET is_admin = ?1, updated_at = ?2 WHERE id = ?3")?
                 .execute(params![admin, at, id.0])?;
@@ -47,7 +47,7 @@ impl UserAdmin for SqliteTokenStore {
     async fn import_users(&self, batch: &UserImport) -> auth_core::Result<Vec<ImportedUser>> {
         let batch = batch.clone();
         let reads = self.user_reads().clone();
-        let outcome = write(self.writers(), move |tx| {
+        let outcome = write(self.connections(), move |tx| {
             let at = micros(batch.at);
             let mut outcome = Vec::with_capacity(batch.users.len());
             for user in &batch.users {

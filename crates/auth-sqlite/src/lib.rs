@@ -19,6 +19,7 @@ mod access;
 mod adopt;
 mod audit;
 mod cleanup;
+mod connections;
 mod convert;
 mod error;
 mod import;
@@ -32,7 +33,6 @@ mod timeouts;
 mod url;
 mod user_columns;
 mod users;
-mod writer;
 
 pub use error::SqliteError;
 pub use store::{DEFAULT_BUSY_TIMEOUT, SqliteTokenStore};

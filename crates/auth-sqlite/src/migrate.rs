@@ -255,7 +255,7 @@ where
     F: FnOnce(&mut Connection) -> Result<R, MigrationError> + Send + 'static,
     R: Send + 'static,
 {
-    run(store.pool(), move |conn| Ok(f(conn)))
+    run(store.connections(), move |conn| Ok(f(conn)))
         .await
         .map_err(MigrationError::database)?
 }

@@ -56,7 +56,7 @@ fn check_limits(
 impl OneTimeCodeStore for SqliteTokenStore {
     async fn issue_code(&self, cmd: &IssueCode) -> auth_core::Result<IssueOutcome> {
         let cmd = cmd.clone();
-        let outcome = write(self.writers(), move |tx| {
+        let outcome = write(self.connections(), move |tx| {
             if let Some(limited) = check_limits(tx, &cmd)? {
                 return Ok(limited);
             }
@@ -88,7 +88,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
 
     async fn withdraw_code(&self, id: CodeId, at: OffsetDateTime) -> auth_core::Result<()> {
         let at = micros(at);
-        write(self.writers(), move |tx| {
+        write(self.connections(), move |tx| {
             tx.prepare_cached(
                 "UPDATE one_time_codes SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             )?
@@ -105,7 +105,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
     ) -> auth_core::Result<Option<AttemptTicket>> {
         let phone = cmd.phone.as_str().to_owned();
         let at = micros(cmd.at);
-        let ticket = write(self.writers(), move |tx| {
+        let ticket = write(self.connections(), move |tx| {
             Ok(tx
                 .prepare_cached(
                     "UPDATE one_time_codes SET attempts = attempts + 1 \
@@ -131,7 +131,7 @@ impl OneTimeCodeStore for SqliteTokenStore {
     async fn redeem_code(&self, cmd: &RedeemCode) -> auth_core::Result<Option<UserRecord>> {
         let cmd = cmd.clone();
         let reads = self.user_reads().clone();
-        let user = write(self.writers(), move |tx| {
+        let user = write(self.connections(), move |tx| {
             let at = micros(cmd.at);
             let phone = cmd.phone.as_str();
             let consumed = tx

@@ -7,9 +7,7 @@ use auth_core::{
     NewRefreshToken, RefreshTokenRecord, RefreshTokenStore, Replay, Rotation, SessionDevice,
     SessionId, SessionRevocation, TokenHash, TokenId, UserId, UserRevocation,
 };
-use deadpool_sqlite::rusqlite::{
-    self, Connection, OptionalExtension, Row, TransactionBehavior, params,
-};
+use deadpool_sqlite::rusqlite::{self, Connection, OptionalExtension, Row, params};
 
 use crate::access::{disable_session_access_tokens, insert_session_event, insert_user_event};
 use crate::audit::insert_audit;
@@ -92,7 +90,10 @@ fn insert_refresh(tx: &Connection, t: &NewRefreshToken) -> rusqlite::Result<()> 
 impl RefreshTokenStore for SqliteTokenStore {
     async fn insert_refresh_token(&self, token: &NewRefreshToken) -> auth_core::Result<()> {
         let token = token.clone();
-        write(self.writers(), move |tx| Ok(insert_refresh(tx, &token)?)).await?;
+        write(self.connections(), move |tx| {
+            Ok(insert_refresh(tx, &token)?)
+        })
+        .await?;
         Ok(())
     }
 
@@ -101,7 +102,7 @@ impl RefreshTokenStore for SqliteTokenStore {
         hash: &TokenHash,
     ) -> auth_core::Result<Option<RefreshTokenRecord>> {
         let hash = *hash;
-        let found = run(self.writers(), move |conn| {
+        let found = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(rt_select!("WHERE token_hash = ?1"))?
                 .query_row([&hash.as_bytes()[..]], refresh_from_row)
@@ -115,7 +116,7 @@ impl RefreshTokenStore for SqliteTokenStore {
         &self,
         id: TokenId,
     ) -> auth_core::Result<Option<RefreshTokenRecord>> {
-        let found = run(self.writers(), move |conn| {
+        let found = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(rt_select!("WHERE id = ?1"))?
                 .query_row([&tid(id)[..]], refresh_from_row)
@@ -127,9 +128,7 @@ impl RefreshTokenStore for SqliteTokenStore {
 
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> auth_core::Result<bool> {
         let rotation = rotation.clone();
-        let _turn = self.writers().writer_turn().await;
-        let rotated = run(self.writers(), move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rotated = write(self.connections(), move |tx| {
             let retired = tx
                 .prepare_cached(
                     "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2, successor_seed = ?3 \
@@ -142,11 +141,10 @@ impl RefreshTokenStore for SqliteTokenStore {
                     &tid(rotation.current)[..]
                 ])?;
             if retired == 0 {
-                return Ok(false); // dropping `tx` rolls back (nothing was written)
+                return Ok(false); // nothing written: the empty transaction commits
             }
-            insert_refresh(&tx, &rotation.successor)?;
-            insert_audit(&tx, &rotation.audit)?;
-            tx.commit()?;
+            insert_refresh(tx, &rotation.successor)?;
+            insert_audit(tx, &rotation.audit)?;
             Ok(true)
         })
         .await?;
@@ -155,7 +153,7 @@ impl RefreshTokenStore for SqliteTokenStore {
 
     async fn replay_refresh_token(&self, replay: &Replay) -> auth_core::Result<bool> {
         let replay = replay.clone();
-        let recorded = write(self.writers(), move |tx| {
+        let recorded = write(self.connections(), move |tx| {
             if let Some(budget) = replay.budget {
                 let spent = tx
                     .prepare_cached(
@@ -184,7 +182,7 @@ impl RefreshTokenStore for SqliteTokenStore {
         now: OffsetDateTime,
     ) -> auth_core::Result<Vec<RefreshTokenRecord>> {
         let now = micros(now);
-        let rows = run(self.writers(), move |conn| {
+        let rows = run(self.connections(), move |conn| {
             let mut stmt = conn.prepare_cached(rt_select!(
                 "WHERE user_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL AND session_expires_at > ?2 "
                 "ORDER BY session_created_at, id"
@@ -200,7 +198,7 @@ impl RefreshTokenStore for SqliteTokenStore {
         &self,
         session: SessionId,
     ) -> auth_core::Result<Option<RefreshTokenRecord>> {
-        let found = run(self.writers(), move |conn| {
+        let found = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(rt_select!(
                     "WHERE session_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL "
@@ -220,7 +218,7 @@ impl RefreshTokenStore for SqliteTokenStore {
             micros(revocation.event_expires_at),
             sid(revocation.session),
         );
-        let had_live = write(self.writers(), move |tx| {
+        let had_live = write(self.connections(), move |tx| {
             let rows = tx
                 .prepare_cached(
                     "UPDATE refresh_tokens SET revoked_at = ?1, revoke_reason = ?2 \
@@ -249,7 +247,7 @@ impl RefreshTokenStore for SqliteTokenStore {
             micros(revocation.event_expires_at),
             opt_micros(revocation.tokens_valid_after),
         );
-        let revoked = write(self.writers(), move |tx| {
+        let revoked = write(self.connections(), move |tx| {
             let rows = tx
                 .prepare_cached(
                     "UPDATE refresh_tokens SET revoked_at = ?1, revoke_reason = ?2 \

@@ -7,10 +7,10 @@ use std::time::Duration as StdDuration;
 use deadpool_sqlite::rusqlite::{self, Connection, Transaction, TransactionBehavior};
 use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolBuilder, Runtime};
 
+use crate::connections::Connections;
 use crate::error::SqliteError;
 use crate::url::sqlite_path;
 use crate::user_columns::UserReads;
-use crate::writer::QueuedPool;
 
 /// The busy timeout set on every connection: how long a statement waits for another
 /// connection's write lock before failing with `SQLITE_BUSY`.
@@ -21,7 +21,7 @@ pub const DEFAULT_BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 /// the connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteTokenStore {
-    pool: QueuedPool,
+    pool: Connections,
     users: Arc<UserReads>,
 }
 
@@ -41,31 +41,37 @@ fn configure_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs `f` on a pooled connection in the blocking pool.
-pub(crate) async fn run<R, F>(pool: &Pool, f: F) -> Result<R, SqliteError>
+/// Runs `f` on a reader's connection in the blocking pool.
+pub(crate) async fn run<R, F>(conns: &Connections, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&mut Connection) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
 {
-    let conn = pool.get().await?;
-    conn.interact(f).await?
+    let conn = conns.reader().await?;
+    let out = conn.interact(f).await?;
+    conns.put_back_reader(conn);
+    out
 }
 
 /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`, in
 /// this store's turn among its writers.
-pub(crate) async fn write<R, F>(pool: &QueuedPool, f: F) -> Result<R, SqliteError>
+pub(crate) async fn write<R, F>(conns: &Connections, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&Transaction<'_>) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
 {
-    let _turn = pool.writer_turn().await;
-    run(pool, move |conn| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    })
-    .await
+    let mut turn = conns.writer_turn().await;
+    let conn = turn.connection().await?;
+    let out = conn
+        .interact(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await?;
+    turn.put_back(conn);
+    out
 }
 
 impl SqliteTokenStore {
@@ -102,7 +108,7 @@ impl SqliteTokenStore {
     /// the store relies on (foreign keys, WAL, busy timeout). Does not migrate.
     pub fn from_pool(pool: Pool) -> Self {
         Self {
-            pool: QueuedPool::new(pool),
+            pool: Connections::new(pool),
             users: Arc::default(),
         }
     }
@@ -119,8 +125,8 @@ impl SqliteTokenStore {
         Ok(())
     }
 
-    /// The writers' queue over the pool (every write transaction goes through it).
-    pub(crate) fn writers(&self) -> &QueuedPool {
+    /// The store's connections (every call goes through them).
+    pub(crate) fn connections(&self) -> &Connections {
         &self.pool
     }
 
@@ -136,7 +142,9 @@ impl SqliteTokenStore {
         }
     }
 
-    /// The connection pool.
+    /// The connection pool. Between its calls the store keeps up to half of its
+    /// connections checked out (the writer's and a few readers'), handing them back
+    /// when a checkout waits.
     pub fn pool(&self) -> &Pool {
         &self.pool
     }

@@ -76,7 +76,7 @@ impl SqliteTokenStore {
         columns: UserClaimColumns,
     ) -> auth_core::Result<Self> {
         if !columns.is_empty() {
-            let existing: Vec<String> = run(self.writers(), |conn| {
+            let existing: Vec<String> = run(self.connections(), |conn| {
                 let names = conn
                     .prepare("SELECT name FROM pragma_table_info(?1)")?
                     .query_map([USERS], |row| row.get(0))?

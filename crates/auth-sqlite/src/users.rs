@@ -39,7 +39,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 impl UserDirectory for SqliteTokenStore {
     async fn create_user(&self, user: &NewUser) -> auth_core::Result<UserId> {
         let user = user.clone();
-        let id = write(self.writers(), move |tx| {
+        let id = write(self.connections(), move |tx| {
             let at = micros(user.created_at);
             tx.prepare_cached(
                 "INSERT INTO users (email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
@@ -55,7 +55,7 @@ impl UserDirectory for SqliteTokenStore {
     async fn find_user_by_email(&self, email: &str) -> auth_core::Result<Option<UserRecord>> {
         let email = email.to_owned();
         let reads = self.user_reads().clone();
-        let user = run(self.writers(), move |conn| {
+        let user = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(&reads.by_email)?
                 .query_row([email], user_from_row)
@@ -67,7 +67,7 @@ impl UserDirectory for SqliteTokenStore {
 
     async fn find_user(&self, id: UserId) -> auth_core::Result<Option<UserRecord>> {
         let reads = self.user_reads().clone();
-        let user = run(self.writers(), move |conn| {
+        let user = run(self.connections(), move |conn| {
             Ok(conn
                 .prepare_cached(&reads.by_id)?
                 .query_row([id.0], user_from_row)
@@ -79,7 +79,7 @@ impl UserDirectory for SqliteTokenStore {
 
     async fn set_password_hash(&self, change: &PasswordChange) -> auth_core::Result<()> {
         let (id, phc, at) = (change.user, change.password_hash.clone(), micros(change.at));
-        write(self.writers(), move |tx| {
+        write(self.connections(), move |tx| {
             tx.prepare_cached(
                 "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
             )?
@@ -92,7 +92,7 @@ impl UserDirectory for SqliteTokenStore {
 
     async fn record_login(&self, login: &LoginRecord) -> auth_core::Result<()> {
         let (id, at) = (login.user, micros(login.at));
-        write(self.writers(), move |tx| {
+        write(self.connections(), move |tx| {
             tx.prepare_cached("UPDATE users SET last_login = ?1, updated_at = ?1 WHERE id = ?2")?
                 .execute(params![at, id.0])?;
             Ok(())
@@ -104,7 +104,7 @@ impl UserDirectory for SqliteTokenStore {
     async fn set_user_active(&self, change: &ActivationChange) -> auth_core::Result<bool> {
         let (id, active) = (change.user, change.active);
         let (at, exp) = (micros(change.at), micros(change.event_expires_at));
-        let found = write(self.writers(), move |tx| {
+        let found = write(self.connections(), move |tx| {
             let n = tx
                 .prepare_cached("UPDATE users SET is_active = ?1, updated_at = ?2 WHERE id = ?3")?
                 .execute(params![active, at, id.0])?;

@@ -1,0 +1,140 @@
+//! The store's connections: its pool, one writer at a time, and connections kept
+//! checked out between calls.
+//!
+//! SQLite has a single write lock per database; pooled connections that contend for
+//! it wait in SQLite's busy handler, which sleeps and retries (1, 2, 5, 10 ms, ...), so
+//! N concurrent writers finish far slower than the same writes queued. The store
+//! queues its writers in-process (FIFO, async) before they touch a connection, so
+//! `BEGIN IMMEDIATE` finds the lock free; reads never wait here (WAL lets them run
+//! beside the writer). Writers in other processes still meet the busy timeout.
+//!
+//! Every checkout from deadpool-sqlite runs a recycle query (`SELECT $1`) on the
+//! blocking pool before the call's own work, a second thread hop per call. So the
+//! store keeps the writer's connection, and a few readers' connections, checked out
+//! between its calls and reuses them directly: at most half of the pool's
+//! [`max_size`](deadpool_sqlite::Status::max_size), so that code sharing the pool
+//! ([`SqliteTokenStore::pool`](crate::SqliteTokenStore::pool)) still finds
+//! connections. A kept connection is handed back to the pool when someone is waiting
+//! for one, when its call panicked, or when the pool is closed.
+
+use std::ops::Deref;
+use std::sync::{Arc, Mutex as SyncMutex};
+
+use deadpool_sqlite::{Object, Pool};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::SqliteError;
+
+/// The store's connection pool, its writers' queue and its kept connections.
+#[derive(Clone, Debug)]
+pub(crate) struct Connections {
+    pool: Pool,
+    /// The writers' queue; holds the writer's kept connection between writes.
+    writer: Arc<Mutex<Option<Object>>>,
+    /// Readers' kept connections, idle between reads.
+    readers: Arc<SyncMutex<Vec<Object>>>,
+}
+
+/// How many connections may be kept out of a pool of `max_size`: the writer's first,
+/// then readers', never more than half the pool in all.
+fn kept_budget(max_size: usize) -> (bool, usize) {
+    let half = max_size / 2;
+    let writer = half >= 1;
+    (writer, half.saturating_sub(usize::from(writer)))
+}
+
+impl Connections {
+    pub(crate) fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            writer: Arc::new(Mutex::new(None)),
+            readers: Arc::new(SyncMutex::new(Vec::new())),
+        }
+    }
+
+    /// Waits for this store's turn to write; the write lock is free of this store's
+    /// other writers while the turn lives.
+    pub(crate) async fn writer_turn(&self) -> WriterTurn<'_> {
+        WriterTurn {
+            kept: self.writer.lock().await,
+            pool: &self.pool,
+        }
+    }
+
+    /// A connection for a read: a kept one if any is idle, else one from the pool.
+    pub(crate) async fn reader(&self) -> Result<Object, SqliteError> {
+        let kept = self.readers.lock().ok().and_then(|mut idle| idle.pop());
+        match kept {
+            Some(conn) if !self.pool.is_closed() => Ok(conn),
+            _ => Ok(self.pool.get().await?),
+        }
+    }
+
+    /// Takes back a reader's connection after a call that did not panic: kept if the
+    /// budget allows and nobody waits on the pool, else returned to the pool.
+    pub(crate) fn put_back_reader(&self, conn: Object) {
+        if !self.may_keep(&conn) {
+            return;
+        }
+        let (_, readers) = kept_budget(self.pool.status().max_size);
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < readers
+        {
+            idle.push(conn);
+        }
+    }
+
+    fn may_keep(&self, conn: &Object) -> bool {
+        may_keep(&self.pool, conn)
+    }
+}
+
+fn may_keep(pool: &Pool, conn: &Object) -> bool {
+    !pool.is_closed() && pool.status().waiting == 0 && !conn.is_mutex_poisoned()
+}
+
+/// This store's turn to write, and the writer's connection while it lasts.
+#[derive(Debug)]
+pub(crate) struct WriterTurn<'a> {
+    kept: MutexGuard<'a, Option<Object>>,
+    pool: &'a Pool,
+}
+
+impl WriterTurn<'_> {
+    /// The writer's connection: the kept one, else one from the pool.
+    pub(crate) async fn connection(&mut self) -> Result<Object, SqliteError> {
+        match self.kept.take() {
+            Some(conn) if !self.pool.is_closed() => Ok(conn),
+            _ => Ok(self.pool.get().await?),
+        }
+    }
+
+    /// Takes back the writer's connection after a call that did not panic.
+    pub(crate) fn put_back(&mut self, conn: Object) {
+        let (writer, _) = kept_budget(self.pool.status().max_size);
+        if writer && may_keep(self.pool, &conn) {
+            *self.kept = Some(conn);
+        }
+    }
+}
+
+impl Deref for Connections {
+    type Target = Pool;
+    fn deref(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept_budget;
+
+    #[test]
+    fn at_most_half_the_pool_is_kept_writer_first() {
+        assert_eq!(kept_budget(1), (false, 0));
+        assert_eq!(kept_budget(2), (true, 0));
+        assert_eq!(kept_budget(4), (true, 1));
+        assert_eq!(kept_budget(8), (true, 3));
+        assert_eq!(kept_budget(9), (true, 3));
+    }
+}
