@@ -64,33 +64,37 @@ impl Connections {
     /// A connection for a read: a kept one if any is idle, else one from the pool.
     pub(crate) async fn reader(&self) -> Result<Object, SqliteError> {
         let kept = self.readers.lock().ok().and_then(|mut idle| idle.pop());
-        match kept {
-            Some(conn) if !self.pool.is_closed() => Ok(conn),
-            _ => Ok(self.pool.get().await?),
-        }
+        kept_or_checked_out(&self.pool, kept).await
     }
 
     /// Takes back a reader's connection after a call that did not panic: kept if the
     /// budget allows and nobody waits on the pool, else returned to the pool.
     pub(crate) fn put_back_reader(&self, conn: Object) {
-        if !self.may_keep(&conn) {
+        let Some((_, readers)) = keep_budget_now(&self.pool, &conn) else {
             return;
-        }
-        let (_, readers) = kept_budget(self.pool.status().max_size);
+        };
         if let Ok(mut idle) = self.readers.lock()
             && idle.len() < readers
         {
             idle.push(conn);
         }
     }
+}
 
-    fn may_keep(&self, conn: &Object) -> bool {
-        may_keep(&self.pool, conn)
+/// `kept` while the pool is open, else a connection checked out of the pool.
+async fn kept_or_checked_out(pool: &Pool, kept: Option<Object>) -> Result<Object, SqliteError> {
+    match kept {
+        Some(conn) if !pool.is_closed() => Ok(conn),
+        _ => Ok(pool.get().await?),
     }
 }
 
-fn may_keep(pool: &Pool, conn: &Object) -> bool {
-    !pool.is_closed() && pool.status().waiting == 0 && !conn.is_mutex_poisoned()
+/// The keep budget if `conn` may be kept now (the pool is open, nobody waits on it,
+/// the connection's call did not panic), else `None`.
+fn keep_budget_now(pool: &Pool, conn: &Object) -> Option<(bool, usize)> {
+    let status = pool.status();
+    let keep = !pool.is_closed() && status.waiting == 0 && !conn.is_mutex_poisoned();
+    keep.then(|| kept_budget(status.max_size))
 }
 
 /// This store's turn to write, and the writer's connection while it lasts.
@@ -103,16 +107,12 @@ pub(crate) struct WriterTurn<'a> {
 impl WriterTurn<'_> {
     /// The writer's connection: the kept one, else one from the pool.
     pub(crate) async fn connection(&mut self) -> Result<Object, SqliteError> {
-        match self.kept.take() {
-            Some(conn) if !self.pool.is_closed() => Ok(conn),
-            _ => Ok(self.pool.get().await?),
-        }
+        kept_or_checked_out(self.pool, self.kept.take()).await
     }
 
     /// Takes back the writer's connection after a call that did not panic.
     pub(crate) fn put_back(&mut self, conn: Object) {
-        let (writer, _) = kept_budget(self.pool.status().max_size);
-        if writer && may_keep(self.pool, &conn) {
+        if let Some((true, _)) = keep_budget_now(self.pool, &conn) {
             *self.kept = Some(conn);
         }
     }

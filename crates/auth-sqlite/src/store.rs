@@ -21,7 +21,7 @@ pub const DEFAULT_BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 /// the connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteTokenStore {
-    pool: Connections,
+    connections: Connections,
     users: Arc<UserReads>,
 }
 
@@ -108,7 +108,7 @@ impl SqliteTokenStore {
     /// the store relies on (foreign keys, WAL, busy timeout). Does not migrate.
     pub fn from_pool(pool: Pool) -> Self {
         Self {
-            pool: Connections::new(pool),
+            connections: Connections::new(pool),
             users: Arc::default(),
         }
     }
@@ -121,13 +121,13 @@ impl SqliteTokenStore {
 
     /// Opens one connection (creating the file), so a bad path fails here.
     pub(crate) async fn check_connection(&self) -> Result<(), SqliteError> {
-        drop(self.pool.get().await?);
+        drop(self.pool().get().await?);
         Ok(())
     }
 
     /// The store's connections (every call goes through them).
     pub(crate) fn connections(&self) -> &Connections {
-        &self.pool
+        &self.connections
     }
 
     /// The statements that read a user, with the configured claim columns.
@@ -146,6 +146,6 @@ impl SqliteTokenStore {
     /// connections checked out (the writer's and a few readers'), handing them back
     /// when a checkout waits.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.connections
     }
 }
