@@ -1,30 +1,29 @@
 //! The HTTP API (ARCHITECTURE.md, "authd"): state, router and handlers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_axum::DpopCheck;
 use auth_core::{
     ClientInfo, DpopConfig, DpopVerifier, RefreshToken, SessionId, TokenPair, TokenService,
     TokenStore, UserId,
 };
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::body_limit::limit_body;
-use crate::cors::{CorsPolicy, cors};
-use crate::deadline::{enforce_deadline, resolve_client};
+use crate::cors::CorsPolicy;
 use crate::dpop::DpopProof;
 use crate::error::ApiError;
 use crate::extract::{AuthOutcome, AuthState, Authenticated, Body, ClientContext, DeviceFields};
+use crate::guards::{RequestGuards, guard_request};
 use crate::metrics::{Metrics, error_label, rejection_label};
-use crate::oauth::{OAUTH_ROUTES, OAuth};
+use crate::oauth::OAuth;
 use crate::proxy::TrustedProxies;
 use crate::ratelimit::{RateLimited, RateLimits};
 use crate::readiness::readyz;
@@ -242,10 +241,13 @@ impl<S: TokenStore> AppState<S> {
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so rate limits
 /// and sessions see client addresses.
 pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
-    let metrics = state.metrics.clone();
-    let cors_policy = state.cors.clone();
-    let proxies = state.trusted_proxies.clone();
-    let deadline = state.request_timeout;
+    let guards = Arc::new(RequestGuards {
+        metrics: state.metrics.clone(),
+        cors: state.cors.clone(),
+        proxies: state.trusted_proxies.clone(),
+        deadline: state.request_timeout,
+        body_limit,
+    });
     Router::new()
         .route("/v1/auth/register", post(register::<S>))
         .route("/v1/auth/login", post(login::<S>))
@@ -267,59 +269,7 @@ pub fn router<S: TokenStore>(state: AppState<S>, body_limit: usize) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(body_limit, limit_body))
-        .layer(middleware::from_fn_with_state(deadline, enforce_deadline))
-        .layer(middleware::from_fn_with_state(proxies, resolve_client))
-        .layer(middleware::from_fn_with_state(cors_policy, cors))
-        .layer(middleware::from_fn_with_state(metrics, observe))
-}
-
-fn static_method(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
-/// Records latency and status per route, and logs each request: at `info` when it was
-/// refused or failed (status >= 400), at `debug` otherwise (never a header or body).
-async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = static_method(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|m| {
-            ROUTES
-                .iter()
-                .chain(OAUTH_ROUTES.iter())
-                .chain(&crate::otp::OTP_ROUTES)
-                .chain(&crate::admin::ADMIN_ROUTES)
-                .chain(&crate::browser::BROWSER_ROUTES)
-                .copied()
-                .find(|r| *r == m.as_str())
-        })
-        .unwrap_or("unmatched");
-    let response = next.run(req).await;
-    let elapsed = start.elapsed();
-    let status = response.status().as_u16();
-    metrics.request(method, route, status, elapsed.as_secs_f64());
-    let latency_us = elapsed.as_micros() as u64;
-    // Every request is counted in the metrics; a refused or failed one is also logged at
-    // `info`, a successful one at `debug` (formatting and writing a line per request
-    // would be a sizeable share of a cheap request's cost).
-    if status >= 400 {
-        tracing::info!(method, route, status, latency_us, "request");
-    } else {
-        tracing::debug!(method, route, status, latency_us, "request");
-    }
-    response
+        .layer(middleware::from_fn_with_state(guards, guard_request))
 }
 
 #[derive(Deserialize)]

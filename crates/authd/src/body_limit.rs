@@ -3,11 +3,13 @@
 //! client is still sending, and then closes, makes the kernel reset the connection,
 //! so the client sees a broken pipe instead of the 413.
 
+use std::future::Future;
+
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
+use http_body::Body as _;
 
 use crate::error::ApiError;
 
@@ -15,9 +17,17 @@ use crate::error::ApiError;
 /// connection is closed as it is).
 const DRAIN_BOUND: usize = 1 << 20;
 
-/// Buffers the body up to `limit` bytes and hands it on; a longer body is drained up
-/// to [`DRAIN_BOUND`] more bytes and answered 413.
-pub(crate) async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+/// Buffers the body up to `limit` bytes and hands the request to `next`; a longer body
+/// is drained up to [`DRAIN_BOUND`] more bytes and answered 413. A request without a
+/// body is handed on as it is.
+pub(crate) async fn limit_body<F: Future<Output = Response>>(
+    limit: usize,
+    req: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
+    if req.body().is_end_stream() {
+        return next(req).await;
+    }
     let (parts, body) = req.into_parts();
     let mut stream = body.into_data_stream();
     let mut kept = Vec::new();
@@ -36,5 +46,5 @@ pub(crate) async fn limit_body(State(limit): State<usize>, req: Request, next: N
     if seen > limit {
         return ApiError::payload_too_large().into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(kept))).await
+    next(Request::from_parts(parts, Body::from(kept))).await
 }

@@ -4,16 +4,15 @@
 //! credentials; other origins get no `Access-Control-*` header at all.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::future::Future;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The allowed origins.
@@ -61,11 +60,12 @@ fn allow(headers: &mut HeaderMap, origin: Option<&HeaderValue>, listed: bool, pu
     }
 }
 
-/// The CORS middleware.
-pub(crate) async fn cors(
-    State(policy): State<Arc<CorsPolicy>>,
+/// Answers a preflight `req` itself; otherwise hands it to `next` and adds the CORS
+/// headers to the response.
+pub(crate) async fn cors<F: Future<Output = Response>>(
+    policy: &CorsPolicy,
     req: Request,
-    next: Next,
+    next: impl FnOnce(Request) -> F,
 ) -> Response {
     let (origin, listed) = policy.listed(req.headers());
     let origin = origin.cloned();
@@ -89,7 +89,7 @@ pub(crate) async fn cors(
         }
         r
     } else {
-        let mut r = next.run(req).await;
+        let mut r = next(req).await;
         if listed || public {
             r.headers_mut().insert(
                 ACCESS_CONTROL_EXPOSE_HEADERS,

@@ -1,12 +1,11 @@
 //! Request-level guards: a deadline on every request (503 past it) and the client
 //! address resolved through the trusted proxies.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -17,19 +16,18 @@ use crate::proxy::TrustedProxies;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ResolvedClient(pub(crate) std::net::IpAddr);
 
-/// Answers 503 `temporarily_unavailable` when the handler has not finished within
+/// Answers 503 `temporarily_unavailable` when `handled` has not finished within
 /// `deadline` (a database that stopped answering mid-statement, say). The handler's
 /// future is dropped: sqlx rolls an open transaction back, diesel-async's pool drops
 /// a connection left inside one.
 pub(crate) async fn enforce_deadline(
-    State(deadline): State<Option<Duration>>,
-    req: Request,
-    next: Next,
+    deadline: Option<Duration>,
+    handled: impl Future<Output = Response>,
 ) -> Response {
     let Some(deadline) = deadline else {
-        return next.run(req).await;
+        return handled.await;
     };
-    match tokio::time::timeout(deadline, next.run(req)).await {
+    match tokio::time::timeout(deadline, handled).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(
@@ -41,15 +39,10 @@ pub(crate) async fn enforce_deadline(
     }
 }
 
-/// Puts the [`ResolvedClient`] of the request into its extensions.
-pub(crate) async fn resolve_client(
-    State(proxies): State<Arc<TrustedProxies>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Puts the [`ResolvedClient`] of `req` into its extensions.
+pub(crate) fn resolve_client(proxies: &TrustedProxies, req: &mut Request) {
     if let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
         let ip = proxies.client_ip(peer.0.ip(), req.headers());
         req.extensions_mut().insert(ResolvedClient(ip));
     }
-    next.run(req).await
 }

@@ -19,6 +19,7 @@ mod deadline;
 mod dpop;
 mod error;
 mod extract;
+mod guards;
 pub mod import;
 mod keyfile;
 mod metrics;
