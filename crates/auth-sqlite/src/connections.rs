@@ -16,11 +16,20 @@
 //! ([`SqliteTokenStore::pool`](crate::SqliteTokenStore::pool)) still finds
 //! connections. A kept connection is handed back to the pool when someone is waiting
 //! for one, when its call panicked, or when the pool is closed.
+//!
+//! A call runs on its connection in place when the runtime is multi-threaded
+//! ([`tokio::task::block_in_place`]: the worker's other tasks move to another thread
+//! meanwhile), so it costs no wake-up of a blocking-pool thread; on a current-thread
+//! runtime, where that is not allowed, it runs on the blocking pool.
 
+use std::any::Any;
 use std::ops::Deref;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex as SyncMutex};
 
-use deadpool_sqlite::{Object, Pool};
+use deadpool_sqlite::rusqlite::Connection;
+use deadpool_sqlite::{InteractError, Object, Pool};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::SqliteError;
@@ -81,6 +90,33 @@ impl Connections {
     }
 }
 
+/// Runs `f` on `conn`: in place on a multi-threaded runtime, else on the blocking
+/// pool. A panic in `f` is returned as [`SqliteError::TaskPanicked`] and poisons the
+/// connection, which then goes back to the pool (and is dropped) instead of being kept.
+pub(crate) async fn interact<R, F>(conn: &Object, f: F) -> Result<R, SqliteError>
+where
+    F: FnOnce(&mut Connection) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let multi_threaded =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if !multi_threaded {
+        return Ok(conn.interact(f).await?);
+    }
+    // The guard lives inside `catch_unwind`, so a panic in `f` poisons it on the way out.
+    tokio::task::block_in_place(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            conn.lock().map(|mut guard| f(&mut guard))
+        }))
+        .map_err(panicked)?
+        .map_err(|_| panicked(Box::new("connection poisoned by an earlier panic")))
+    })
+}
+
+fn panicked(payload: Box<dyn Any + Send>) -> SqliteError {
+    InteractError::Panic(payload).into()
+}
+
 /// `kept` while the pool is open, else a connection checked out of the pool.
 async fn kept_or_checked_out(pool: &Pool, kept: Option<Object>) -> Result<Object, SqliteError> {
     match kept {
@@ -127,7 +163,48 @@ impl Deref for Connections {
 
 #[cfg(test)]
 mod tests {
-    use super::kept_budget;
+    use super::{interact, kept_budget};
+    use crate::SqliteTokenStore;
+    use crate::error::SqliteError;
+
+    /// A call's answer comes back; a panicking call is an error and poisons its
+    /// connection (so it is not kept), whichever way the runtime runs it.
+    async fn calls_answer_and_a_panic_poisons_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = SqliteTokenStore::pool_builder(dir.path().join("t.db"))
+            .build()
+            .unwrap();
+        let conn = pool.get().await.unwrap();
+        let two: i64 = interact(&conn, |c| c.query_row("SELECT 1 + 1", [], |r| r.get(0)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(two, 2);
+        assert!(!conn.is_mutex_poisoned());
+        let err = interact(&conn, |_| -> () { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SqliteError::TaskPanicked { message } if message == "boom"),
+            "{err:?}"
+        );
+        assert!(conn.is_mutex_poisoned());
+        let again = interact(&conn, |_| ()).await.unwrap_err();
+        assert!(
+            matches!(again, SqliteError::TaskPanicked { .. }),
+            "{again:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_place_on_a_multi_threaded_runtime() {
+        calls_answer_and_a_panic_poisons_the_connection().await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn on_the_blocking_pool_on_a_current_thread_runtime() {
+        calls_answer_and_a_panic_poisons_the_connection().await;
+    }
 
     #[test]
     fn at_most_half_the_pool_is_kept_writer_first() {

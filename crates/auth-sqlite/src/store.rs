@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use deadpool_sqlite::rusqlite::{self, Connection, Transaction, TransactionBehavior};
 use deadpool_sqlite::{Config, Hook, HookError, Pool, PoolBuilder, Runtime};
 
-use crate::connections::Connections;
+use crate::connections::{Connections, interact};
 use crate::error::SqliteError;
 use crate::url::sqlite_path;
 use crate::user_columns::UserReads;
@@ -41,14 +41,14 @@ fn configure_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs `f` on a reader's connection in the blocking pool.
+/// Runs `f` on a reader's connection.
 pub(crate) async fn run<R, F>(conns: &Connections, f: F) -> Result<R, SqliteError>
 where
     F: FnOnce(&mut Connection) -> Result<R, SqliteError> + Send + 'static,
     R: Send + 'static,
 {
     let conn = conns.reader().await?;
-    let out = conn.interact(f).await?;
+    let out = interact(&conn, f).await?;
     conns.put_back_reader(conn);
     out
 }
@@ -62,14 +62,13 @@ where
 {
     let mut turn = conns.writer_turn().await;
     let conn = turn.connection().await?;
-    let out = conn
-        .interact(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await?;
+    let out = interact(&conn, move |conn| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    })
+    .await?;
     turn.put_back(conn);
     out
 }
