@@ -20,7 +20,10 @@
 //! A call runs on its connection in place when the runtime is multi-threaded
 //! ([`tokio::task::block_in_place`]: the worker's other tasks move to another thread
 //! meanwhile), so it costs no wake-up of a blocking-pool thread; on a current-thread
-//! runtime, where that is not allowed, it runs on the blocking pool.
+//! runtime, where that is not allowed, it runs on the blocking pool. In place, a
+//! timeout around the call fires only once the call returns, and a call can wait in
+//! the busy handler (a writer in another process holds the lock) up to the busy
+//! timeout: keep such deadlines longer than it (authd's defaults: 10 s and 5 s).
 
 use std::any::Any;
 use std::ops::Deref;
